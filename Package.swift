@@ -1,0 +1,67 @@
+// swift-tools-version: 6.0
+// Align: preference alignment (DPO, RLHF, KTO) for language models, in Swift.
+//
+// Layers, each depending only on the ones listed before it:
+//   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
+//   AlignModelIO, AlignTemplates -> AlignTokenizers          (file formats, no autograd)
+//   AlignSentiment, AlignRatings                              (self-contained scoring maths)
+//   AlignCLI (the `align` executable), AlignBench (benchmarks)
+import PackageDescription
+
+/// Kernels are hot loops: in release builds drop overflow and bounds checks there.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+    .swiftLanguageMode(.v5),
+]
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Align",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "align", targets: ["AlignCLI"]),
+        .executable(name: "align-bench", targets: ["AlignBench"]),
+        .library(name: "Align", targets: [
+            "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModelIO",
+            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings",
+        ]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "AlignKernels", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "AlignTensor", dependencies: ["AlignKernels"], swiftSettings: fast),
+        .target(name: "AlignNN", dependencies: ["AlignTensor"], swiftSettings: fast),
+        .target(name: "AlignOptim", dependencies: ["AlignTensor"], swiftSettings: fast),
+        .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
+        .target(name: "AlignTemplates", swiftSettings: v5),
+        .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignSentiment", swiftSettings: fast),
+        .target(name: "AlignRatings", swiftSettings: fast),
+        .executableTarget(
+            name: "AlignCLI",
+            dependencies: [
+                "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModelIO",
+                "AlignTokenizers", "AlignSentiment", "AlignRatings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast),
+        .executableTarget(
+            name: "AlignBench",
+            dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "CBLAS"],
+            swiftSettings: fast),
+        .target(
+            name: "TestSupport", dependencies: ["AlignKernels", "AlignTensor"],
+            path: "Tests/TestSupport", swiftSettings: v5),
+        .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], swiftSettings: v5),
+    ]
+)

@@ -1,0 +1,2 @@
+// Benchmarks: ratios against cblas peak measured in the same run.
+print("align-bench")

@@ -1,0 +1,1 @@
+// The AlignModelIO module. See Package.swift for its place among the layers.

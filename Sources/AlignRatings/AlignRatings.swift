@@ -1,0 +1,1 @@
+// The AlignRatings module. See Package.swift for its place among the layers.

@@ -1,0 +1,1 @@
+// The AlignSentiment module. See Package.swift for its place among the layers.

@@ -1,0 +1,1 @@
+// The AlignTemplates module. See Package.swift for its place among the layers.
