@@ -1,0 +1,141 @@
+extension Kernels {
+    @inlinable @inline(__always)
+    static func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var m8 = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= n {
+            m8 = pointwiseMax(m8, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            i += 8
+        }
+        var m = m8.max()
+        while i < n { m = Swift.max(m, x[i]); i += 1 }
+        return m
+    }
+
+    /// Σ exp(x − shift) over a row, vectorised.
+    @inlinable @inline(__always)
+    static func rowSumExp(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var s8 = SIMD8<Float>(repeating: 0)
+        let sh = SIMD8<Float>(repeating: shift)
+        var i = 0
+        while i + 8 <= n {
+            s8 += VectorMath.exp(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - sh)
+            i += 8
+        }
+        var s = s8.sum()
+        if i < n {
+            var v = SIMD8<Float>(repeating: -.infinity)
+            for j in 0..<(n - i) { v[j] = x[i + j] }
+            s += VectorMath.exp(v - sh).sum()
+        }
+        return s
+    }
+
+    /// Row-wise log Σ exp of x (rows, n) into lse (rows), stable.
+    public static func logSumExpRows(_ x: UnsafePointer<Float>, rows: Int, n: Int, _ lse: UnsafeMutablePointer<Float>) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let row = x + r * n
+                let m = rowMax(row, n)
+                lse[r] = m == -.infinity ? -.infinity : m + Foundation.log(rowSumExp(row, n, shift: m))
+            }
+        }
+    }
+
+    /// Softmax (or log-softmax with `log: true`) over the last axis of x (rows, n) into y.
+    public static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, log: Bool) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let src = x + r * n, dst = y + r * n
+                let m = rowMax(src, n)
+                let s = rowSumExp(src, n, shift: m)
+                if log {
+                    let lse = m + Foundation.log(s)
+                    for i in 0..<n { dst[i] = src[i] - lse }
+                } else {
+                    let inv = 1 / s
+                    var i = 0
+                    let sh = SIMD8<Float>(repeating: m)
+                    while i + 8 <= n {
+                        let v = VectorMath.exp(UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self) - sh) * inv
+                        UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    while i < n { dst[i] = Foundation.exp(src[i] - m) * inv; i += 1 }
+                }
+            }
+        }
+    }
+
+    /// Backward of softmax: dx = y ⊙ (dy − Σ dy⊙y); of log-softmax: dx = dy − softmax ⊙ Σ dy.
+    public static func softmaxRowsBackward(
+        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        rows: Int, n: Int, log: Bool
+    ) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let yr = y + r * n, g = dy + r * n, d = dx + r * n
+                if log {
+                    let total = Float(sum(g, count: n))
+                    for i in 0..<n { d[i] = g[i] - Foundation.exp(yr[i]) * total }
+                } else {
+                    let inner = Float(dot(g, yr, count: n))
+                    for i in 0..<n { d[i] = yr[i] * (g[i] - inner) }
+                }
+            }
+        }
+    }
+
+    /// Fused log-softmax and gather: out[r] = log softmax(x[r])[target[r]] for x (rows, n), and the
+    /// row's log Σ exp in `lse` for the backward pass. Rows whose target equals `ignoreIndex` give 0.
+    /// Never writes an (rows, n) buffer.
+    public static func logSoftmaxGather(
+        _ x: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, n: Int, ignoreIndex: Int32,
+        _ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>
+    ) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let row = x + r * n
+                let m = rowMax(row, n)
+                let l = m + Foundation.log(rowSumExp(row, n, shift: m))
+                lse[r] = l
+                let t = targets[r]
+                if t == ignoreIndex {
+                    out[r] = 0
+                } else {
+                    precondition(t >= 0 && Int(t) < n, "target id \(t) outside the vocabulary of \(n)")
+                    out[r] = row[Int(t)] - l
+                }
+            }
+        }
+    }
+
+    /// Backward of ``logSoftmaxGather``: dx[r, :] = g[r] · (onehot(target) − softmax(x[r])), or 0
+    /// for ignored rows. With `accumulate`, adds into dx instead of overwriting.
+    public static func logSoftmaxGatherBackward(
+        _ x: UnsafePointer<Float>, targets: UnsafePointer<Int32>, lse: UnsafePointer<Float>,
+        _ g: UnsafePointer<Float>, rows: Int, n: Int, ignoreIndex: Int32, _ dx: UnsafeMutablePointer<Float>
+    ) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let row = x + r * n, d = dx + r * n
+                let t = targets[r]
+                if t == ignoreIndex || g[r] == 0 {
+                    d.update(repeating: 0, count: n)
+                    continue
+                }
+                let scale = SIMD8<Float>(repeating: -g[r])
+                let sh = SIMD8<Float>(repeating: lse[r])
+                var i = 0
+                while i + 8 <= n {
+                    let p = VectorMath.exp(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - sh)
+                    UnsafeMutableRawPointer(d + i).storeBytes(of: p * scale, as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < n { d[i] = -g[r] * Foundation.exp(row[i] - lse[r]); i += 1 }
+                d[Int(t)] += g[r]
+            }
+        }
+    }
+}
+import Foundation

@@ -1,0 +1,86 @@
+import AlignKernels
+import AlignTensor
+
+/// y = x·Wᵀ + b with W (out, in), as `torch.nn.Linear`. Parameters `weight` and `bias`.
+public final class Linear: Module {
+    public let weight: Parameter
+    public let bias: Parameter?
+
+    /// Kaiming-uniform weights and bias, as PyTorch initialises them.
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout RandomGenerator) {
+        weight = Parameter(Tensor.kaimingUniform([outFeatures, inFeatures], generator: &generator))
+        let bound = 1 / Float(inFeatures).squareRoot()
+        self.bias = bias ? Parameter(Tensor.randomUniform([outFeatures], low: -bound, high: bound, generator: &generator)) : nil
+    }
+
+    /// Wraps existing weights (for instance loaded from a checkpoint).
+    public init(weight: Tensor, bias: Tensor? = nil) {
+        self.weight = Parameter(weight)
+        self.bias = bias.map { Parameter($0) }
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.value, bias: bias?.value) }
+
+    public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
+        visit(prefix + "weight", weight)
+        if let bias { visit(prefix + "bias", bias) }
+    }
+}
+
+/// A lookup table (vocabulary, dim), as `torch.nn.Embedding`. Parameter `weight`.
+public final class Embedding: Module {
+    public let weight: Parameter
+
+    /// N(0, 1) initialisation, as PyTorch.
+    public init(_ count: Int, _ dim: Int, std: Float = 1, generator: inout RandomGenerator) {
+        weight = Parameter(Tensor.randomNormal([count, dim], std: std, generator: &generator))
+    }
+
+    public init(weight: Tensor) { self.weight = Parameter(weight) }
+
+    /// Rows for `ids` laid out as `shape`; the result is `shape + [dim]`.
+    public func callAsFunction(_ ids: [Int32], shape: [Int]) -> Tensor {
+        weight.value.embedding(ids: ids, shape: shape)
+    }
+
+    public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
+        visit(prefix + "weight", weight)
+    }
+}
+
+/// Root-mean-square normalisation with a learned scale (Llama's `LlamaRMSNorm`).
+public final class RMSNorm: Module {
+    public let weight: Parameter
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-6) {
+        weight = Parameter(Tensor.ones([dim]))
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.rmsNorm(weight: weight.value, eps: eps) }
+
+    public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
+        visit(prefix + "weight", weight)
+    }
+}
+
+/// Layer normalisation with learned scale and shift (GPT-2's `ln_1`, `ln_2`, `ln_f`).
+public final class LayerNorm: Module {
+    public let weight: Parameter
+    public let bias: Parameter?
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-5, bias: Bool = true) {
+        weight = Parameter(Tensor.ones([dim]))
+        self.bias = bias ? Parameter(Tensor.zeros([dim])) : nil
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight.value, bias: bias?.value, eps: eps) }
+
+    public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
+        visit(prefix + "weight", weight)
+        if let bias { visit(prefix + "bias", bias) }
+    }
+}

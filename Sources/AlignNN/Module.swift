@@ -1,0 +1,55 @@
+import AlignTensor
+
+/// A neural-network building block with named parameters.
+///
+/// Names follow Hugging Face's state-dict keys (`model.layers.0.self_attn.q_proj.weight`), so a
+/// checkpoint maps onto a module by name alone. A module lists its own parameters and children in
+/// ``forEachParameter(prefix:_:)``; everything else (`namedParameters()`, `freeze()`, ...) derives
+/// from that.
+public protocol Module: AnyObject {
+    /// Calls `visit(name, parameter)` for every parameter of this module and its children, each
+    /// name prefixed by `prefix` (which is empty or ends in ".").
+    func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void)
+}
+
+extension Module {
+    /// Every parameter with its full name, in a stable order.
+    public func namedParameters() -> [(name: String, parameter: Parameter)] {
+        var out: [(String, Parameter)] = []
+        forEachParameter(prefix: "") { out.append(($0, $1)) }
+        return out
+    }
+
+    /// Parameters that receive gradients.
+    public func trainableParameters() -> [(name: String, parameter: Parameter)] {
+        namedParameters().filter { $0.parameter.requiresGrad }
+    }
+
+    /// Total number of scalar parameters (tied parameters counted once).
+    public var parameterCount: Int {
+        var seen = Set<ObjectIdentifier>()
+        return namedParameters().reduce(0) { sum, p in
+            seen.insert(ObjectIdentifier(p.parameter)).inserted ? sum + p.parameter.value.count : sum
+        }
+    }
+
+    /// Stops gradients to every parameter (a reference model, or a frozen body under LoRA).
+    public func freeze() { namedParameters().forEach { $0.parameter.requiresGrad = false } }
+
+    /// Lets gradients reach every parameter again.
+    public func unfreeze() { namedParameters().forEach { $0.parameter.requiresGrad = true } }
+
+    /// Drops every parameter's gradient.
+    public func zeroGrad() { namedParameters().forEach { $0.parameter.zeroGrad() } }
+
+    /// Looks a parameter up by its full name.
+    public func parameter(named name: String) -> Parameter? {
+        namedParameters().first { $0.name == name }?.parameter
+    }
+}
+
+/// Visits a child module's parameters under `prefix + name + "."`.
+@inlinable
+public func visit(_ child: Module?, _ name: String, prefix: String, _ visit: (String, Parameter) -> Void) {
+    child?.forEachParameter(prefix: prefix + name + ".", visit)
+}

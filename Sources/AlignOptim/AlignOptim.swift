@@ -1,1 +1,0 @@
-// Optimisers over AlignTensor parameters.

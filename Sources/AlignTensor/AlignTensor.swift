@@ -1,1 +1,0 @@
-// Tensors with reverse-mode autodiff.

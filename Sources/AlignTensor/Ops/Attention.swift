@@ -1,0 +1,27 @@
+import AlignKernels
+
+extension Tensor {
+    /// Causal scaled-dot-product attention with grouped-query heads.
+    ///
+    /// - Parameters:
+    ///   - q: (batch, seq, heads·headDim) — a query projection's output as is.
+    ///   - k, v: (batch, seq, kvHeads·headDim).
+    ///   - keyMask: optional (batch, seq), 1 for real tokens and 0 for padding keys.
+    /// - Returns: (batch, seq, heads·headDim). Only (batch·heads·seq) log Σ exp values are kept
+    ///   for the backward pass, which recomputes the probabilities.
+    public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+                                       keyMask: Tensor? = nil, scale: Float? = nil) -> Tensor {
+        let batch = q.shape[0], seq = q.shape[1]
+        let headDim = q.count / (batch * seq * heads)
+        let s = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale)
+        precondition(k.count == batch * seq * kvHeads * headDim && v.count == k.count,
+                     "attention keys \(k.shape) / values \(v.shape) do not match queries \(q.shape) with \(kvHeads) kv heads")
+        if let keyMask { precondition(keyMask.count == batch * seq, "key mask \(keyMask.shape) for \(batch)×\(seq) tokens") }
+        let out = Tensor.empty(q.shape), lse = Tensor.empty([batch * heads * seq])
+        Kernels.attention(q: q.pointer, k: k.pointer, v: v.pointer, keyMask: keyMask.map { UnsafePointer($0.pointer) },
+                          shape: s, out: out.pointer, lse: lse.pointer)
+        let op = Operation.attention(q: q.detached(), k: k.detached(), v: v.detached(), output: out, lse: lse,
+                                     keyMask: keyMask?.detached(), shape: s)
+        return record(out, op, inputs: [q, k, v])
+    }
+}

@@ -1,0 +1,52 @@
+import AlignKernels
+
+extension Tensor {
+    /// Matrix product: (..., m, k) · (k, n) with the right side shared, or batched
+    /// (..., m, k) · (..., k, n) with equal leading dimensions.
+    public func matmul(_ b: Tensor) -> Tensor {
+        precondition(rank >= 2 && b.rank >= 2, "matmul needs matrices, got \(shape) and \(b.shape)")
+        let k = shape[rank - 1], m = shape[rank - 2], n = b.shape[b.rank - 1]
+        precondition(b.shape[b.rank - 2] == k, "matmul inner dimensions differ: \(shape) · \(b.shape)")
+        var outShape = Array(shape.dropLast())
+        outShape.append(n)
+        let y = Tensor.empty(outShape)
+        if b.rank == 2 {
+            BLAS.gemm(m: count / k, n: n, k: k, a: pointer, b: b.pointer, c: y.pointer)
+        } else {
+            precondition(Array(shape.dropLast(2)) == Array(b.shape.dropLast(2)), "batched matmul batch dims differ: \(shape) · \(b.shape)")
+            let batches = count / (m * k)
+            for i in 0..<batches {
+                BLAS.gemm(m: m, n: n, k: k, a: pointer + i * m * k, b: b.pointer + i * k * n, c: y.pointer + i * m * n)
+            }
+        }
+        return Tensor.record(y, .matmul(a: detached(), b: b.detached()), inputs: [self, b])
+    }
+
+    /// x · weightᵀ + bias for weight (out, in), as `torch.nn.functional.linear`; x is (..., in).
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        let outF = weight.shape[0], inF = weight.shape[1]
+        precondition(shape.last == inF, "linear of \(shape) by weight \(weight.shape)")
+        let m = count / inF
+        var outShape = Array(shape.dropLast())
+        outShape.append(outF)
+        let y = Tensor.empty(outShape)
+        if let bias {
+            for r in 0..<m { (y.pointer + r * outF).update(from: bias.pointer, count: outF) }
+        }
+        BLAS.gemm(transB: true, m: m, n: outF, k: inF, a: pointer, b: weight.pointer, beta: bias == nil ? 0 : 1, c: y.pointer)
+        let op = Operation.linear(x: detached(), weight: weight.detached(), hasBias: bias != nil)
+        return Tensor.record(y, op, inputs: bias.map { [self, weight, $0] } ?? [self, weight])
+    }
+
+    /// Rows of this (vocabulary, dim) table for each id; the result has shape `idShape + [dim]`.
+    public func embedding(ids: [Int32], shape idShape: [Int]) -> Tensor {
+        precondition(rank == 2, "embedding table must be (vocabulary, dim), got \(shape)")
+        precondition(idShape.reduce(1, *) == ids.count, "\(ids.count) ids for shape \(idShape)")
+        let dim = shape[1]
+        let y = Tensor.empty(idShape + [dim])
+        ids.withUnsafeBufferPointer { p in
+            Kernels.embedding(pointer, vocab: shape[0], dim: dim, ids: p.baseAddress!, count: ids.count, y.pointer)
+        }
+        return Tensor.record(y, .embedding(ids: ids, vocabulary: shape[0]), inputs: [self])
+    }
+}
