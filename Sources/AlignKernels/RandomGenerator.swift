@@ -3,34 +3,43 @@ import Foundation
 /// A seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64) whose whole state is
 /// four integers, so runs reproduce exactly and checkpoints can save and restore it.
 public struct RandomGenerator: Sendable, Hashable, Codable {
+    // Four words of state as plain fields: an array here cost a uniqueness check per draw.
+    @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+
     /// The generator's state; saving and restoring it resumes the exact stream.
-    public var state: [UInt64]
+    public var state: [UInt64] {
+        get { [s0, s1, s2, s3] }
+        set {
+            precondition(newValue.count == 4, "RandomGenerator state has 4 words, got \(newValue.count)")
+            (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3])
+        }
+    }
 
     /// Creates a generator from a seed. Equal seeds give equal streams on every machine.
     public init(seed: UInt64) {
         var x = seed
-        var s = [UInt64](repeating: 0, count: 4)
+        var words = [UInt64](repeating: 0, count: 4)
         for i in 0..<4 {
             x &+= 0x9E37_79B9_7F4A_7C15
             var z = x
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            s[i] = z ^ (z >> 31)
+            words[i] = z ^ (z >> 31)
         }
-        state = s
+        (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
     }
 
     /// The next 64 random bits.
     @inlinable
     public mutating func next() -> UInt64 {
-        let result = rotl(state[1] &* 5, 7) &* 9
-        let t = state[1] << 17
-        state[2] ^= state[0]
-        state[3] ^= state[1]
-        state[1] ^= state[2]
-        state[0] ^= state[3]
-        state[2] ^= t
-        state[3] = rotl(state[3], 45)
+        let result = rotl(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
         return result
     }
 

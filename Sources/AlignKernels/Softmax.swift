@@ -4,7 +4,7 @@ extension Kernels {
         var m8 = SIMD8<Float>(repeating: -.infinity)
         var i = 0
         while i + 8 <= n {
-            m8 = pointwiseMax(m8, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+            m8 = VectorMath.max(m8, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
             i += 8
         }
         var m = m8.max()
