@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes Tests/Fixtures/AlignSentiment/vader_golden.json: VADER scores from the reference
 Python package (vaderSentiment 3.3.2, `pip install vadersentiment==3.3.2`) for the first 250 movie
-review snippets plus hand-written sentences that exercise every rule, so the Swift port is checked
-against the real implementation, quirks included.
+review snippets, hand-written sentences that exercise every rule and seeded word salads dense in
+rule words, so the Swift port is checked against the real implementation, quirks included.
 
 Each case records the package's rounded `polarity_scores` output ("scores") and the same computation
 with rounding disabled ("raw"), so the Swift test can check the arithmetic itself and the rounding.
@@ -207,11 +207,43 @@ HAND_WRITTEN = [
     "",
     "   ",
     "The Kelvin \u212aIND of good",
+    # Booster bigrams two and three words back, with an unknown word in between (the bigram must
+    # be added once, not once per n-gram it could be read from).
+    "It was a sort of geriatric dirty idea.",
+    "We had just enough cheap fun.",
+    "That kind of old sad film.",
+    "Terry is a sort of geriatric Dirty Harry, which will please fans.",
     # Long mixed sentence.
     "Although the first half was slow and kind of boring, the ending was absolutely "
     "fantastic, and I didn't expect to cry so much!!",
     "It is not the worst film, but it isn't good either; honestly it is mediocre at best?",
 ]
+
+
+def rule_mix(analyzer, count):
+    """Seeded random word salads dense in rule words, lexicon words, emoji and punctuation, to reach
+    rule interactions no hand-written sentence thought of."""
+    import random
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SPECIAL_CASES
+    rng = random.Random(2014)
+    lexicon = sorted(analyzer.lexicon)
+    emoji = sorted(analyzer.emojis)[:200]
+    rule_words = sorted(set(NEGATE) | set(BOOSTER_DICT) | {w for k in SPECIAL_CASES for w in k.split()}
+                        | {"no", "but", "kind", "of", "least", "at", "very", "never", "so", "this",
+                           "without", "doubt", "or", "nor", "the", "!", "??", ":)", ":-(", "n't"})
+    texts = []
+    for _ in range(count):
+        words = []
+        for _ in range(rng.randint(2, 12)):
+            r = rng.random()
+            word = rng.choice(lexicon) if r < 0.35 else rng.choice(rule_words) if r < 0.9 else rng.choice(emoji)
+            if rng.random() < 0.15:
+                word = word.upper()
+            if rng.random() < 0.1:
+                word += rng.choice("!?.,;:)")
+            words.append(word)
+        texts.append(" ".join(words))
+    return texts
 
 
 def main() -> int:
@@ -246,7 +278,9 @@ def main() -> int:
             del vs_module.round
 
     cases = []
-    for source, texts in (("movieReviewSnippets", reviews), ("handWritten", HAND_WRITTEN)):
+    mixed = rule_mix(analyzer, count=80)
+    for source, texts in (("movieReviewSnippets", reviews), ("handWritten", HAND_WRITTEN),
+                          ("ruleMix", mixed)):
         for text in texts:
             cases.append({"source": source, "text": text, "scores": score(text), "raw": raw_score(text)})
 

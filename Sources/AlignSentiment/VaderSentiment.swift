@@ -419,10 +419,19 @@ public struct VaderSentiment: Sendable {
         }
     }
 
-    /// The value of the phrase with these word ids in `table`, if any (`c` = -1 for two words).
+    /// The value of the two-word phrase `a b` in `table`, if any.
     @inline(__always)
-    func lookup(_ table: [Phrase], _ a: Int32, _ b: Int32, _ c: Int32 = -1) -> Double? {
+    func lookup(_ table: [Phrase], _ a: Int32, _ b: Int32) -> Double? {
         if a < 0 || b < 0 { return nil }
+        for p in table where p.first == a && p.second == b && p.third == -1 { return p.value }
+        return nil
+    }
+
+    /// The value of the three-word phrase `a b c` in `table`, if any. A word outside every phrase
+    /// has id -1, which must not be mistaken for the "no third word" marker of two-word phrases.
+    @inline(__always)
+    func lookup(_ table: [Phrase], _ a: Int32, _ b: Int32, _ c: Int32) -> Double? {
+        if a < 0 || b < 0 || c < 0 { return nil }
         for p in table where p.first == a && p.second == b && p.third == c { return p.value }
         return nil
     }
