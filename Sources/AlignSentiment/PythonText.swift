@@ -19,6 +19,18 @@ func isPythonWhitespace(_ v: UInt32) -> Bool {
     }
 }
 
+/// The code point starting at `bytes[i]` and its length in bytes. The bytes come from a Swift
+/// `String`, which is always valid UTF-8, so no validation is needed.
+@inline(__always)
+func decodeScalar(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (value: UInt32, length: Int) {
+    let b0 = UInt32(bytes[i])
+    if b0 < 0x80 { return (b0, 1) }
+    @inline(__always) func tail(_ k: Int) -> UInt32 { UInt32(bytes[i &+ k]) & 0x3F }
+    if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | tail(1), 2) }
+    if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | tail(1) << 6 | tail(2), 3) }
+    return ((b0 & 0x07) << 18 | tail(1) << 12 | tail(2) << 6 | tail(3), 4)
+}
+
 /// Python's `string.punctuation`: the 32 ASCII punctuation characters, and nothing outside ASCII.
 @inline(__always)
 func isASCIIPunctuation(_ v: UInt32) -> Bool {
@@ -99,12 +111,15 @@ func containsBytes(_ text: String, _ needle: StaticString) -> Bool {
     }
 }
 
+/// 10^0 ... 10^8, exact in binary (a `pow` call cost more than the rounding itself).
+private let powersOfTen: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8]
+
 /// Python's `round(x, digits)` for small `digits`: the double nearest to the correctly rounded
 /// decimal (ties to even on the exact binary value), which a plain `(x * 10^d).rounded() / 10^d`
 /// gets wrong next to ties.
 func pythonRound(_ x: Double, digits: Int) -> Double {
     precondition((0...8).contains(digits), "pythonRound supports 0...8 digits")
-    let scale = pow(10.0, Double(digits))
+    let scale = powersOfTen[digits]
     let scaled = x * scale
     let nearest = scaled.rounded(.toNearestOrEven)
     // Away from a tie the product's rounding error (a few ulps) cannot change the answer, and

@@ -250,51 +250,86 @@ public struct VaderSentiment: Sendable {
 
     /// Emoji substitution, stripping, splitting and punctuation trimming as the Python package
     /// does them; also counts the "!" and "?" that the punctuation emphasis uses.
+    ///
+    /// Works on the UTF-8 bytes: Python splits on code points, and walking `unicodeScalars` with
+    /// its index validation cost more than all the rules together.
     func tokenize(_ text: String, exclamations: inout Int, questions: inout Int) -> [Token] {
-        let substituted = containsEmoji(text) ? substituteEmoji(text) : text
-        let stripped = pythonStrip(substituted)
-        for byte in stripped.utf8 {
-            if byte == 0x21 { exclamations += 1 } else if byte == 0x3F { questions += 1 }
+        var source = containsEmoji(text) ? substituteEmoji(text) : text
+        var bangs = 0, marks = 0
+        let tokens = source.withUTF8 { bytes -> [Token] in
+            var tokens: [Token] = []
+            tokens.reserveCapacity(bytes.count / 4 + 1)
+            var i = 0
+            var start = -1  // start of the token being read, or -1 between tokens
+            while i < bytes.count {
+                let (value, length) = decodeScalar(bytes, at: i)
+                if value == 0x21 { bangs += 1 } else if value == 0x3F { marks += 1 }
+                if isPythonWhitespace(value) {
+                    if start >= 0 {
+                        tokens.append(makeToken(bytes, from: start, to: i))
+                        start = -1
+                    }
+                } else if start < 0 {
+                    start = i
+                }
+                i &+= length
+            }
+            if start >= 0 { tokens.append(makeToken(bytes, from: start, to: bytes.count)) }
+            return tokens
         }
-
-        var tokens: [Token] = []
-        let scalars = stripped.unicodeScalars
-        var index = scalars.startIndex
-        let end = scalars.endIndex
-        while index < end {
-            // Skip the separators, then take the token up to the next one.
-            while index < end && isPythonWhitespace(scalars[index].value) { index = scalars.index(after: index) }
-            if index == end { break }
-            let start = index
-            while index < end && !isPythonWhitespace(scalars[index].value) { index = scalars.index(after: index) }
-            tokens.append(makeToken(scalars[start..<index]))
-        }
+        exclamations += bangs
+        questions += marks
         return tokens
     }
 
-    /// `_strip_punc_if_word` plus the look-ups: strip ASCII punctuation from both ends, but keep
-    /// the token as written when two code points or fewer would remain (emoticons like ":)").
-    func makeToken(_ raw: Substring.UnicodeScalarView) -> Token {
-        var low = raw.startIndex
-        var high = raw.endIndex
-        while low < high && isASCIIPunctuation(raw[low].value) { low = raw.index(after: low) }
-        while high > low && isASCIIPunctuation(raw[raw.index(before: high)].value) { high = raw.index(before: high) }
-        var word = raw[low..<high]
-        var remaining = 0
+    /// `_strip_punc_if_word` plus the look-ups for the token `bytes[start..<end]`: strip ASCII
+    /// punctuation from both ends, but keep the token as written when two code points or fewer
+    /// would remain (emoticons like ":)").
+    func makeToken(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Token {
+        var low = start, high = end
+        while low < high && isASCIIPunctuation(UInt32(bytes[low])) { low &+= 1 }
+        while high > low && isASCIIPunctuation(UInt32(bytes[high &- 1])) { high &-= 1 }
+        // Count code points (UTF-8 lead bytes) left, stopping at three.
+        var points = 0
         var probe = low
-        while probe < high && remaining <= 2 {
-            remaining += 1
-            probe = raw.index(after: probe)
+        while probe < high && points <= 2 {
+            if bytes[probe] & 0xC0 != 0x80 { points &+= 1 }
+            probe &+= 1
         }
-        if remaining <= 2 { word = raw }
+        if points <= 2 {
+            low = start
+            high = end
+        }
+        let word = UnsafeBufferPointer(rebasing: bytes[low..<high])
 
-        let isUpper = pythonIsUpper(word)
-        let lower = pythonLower(String(Substring(word)))
+        var isASCII = true, hasUpper = false, hasLower = false
+        for byte in word {
+            if byte >= 0x80 { isASCII = false; break }
+            if byte >= 0x41 && byte <= 0x5A { hasUpper = true } else if byte >= 0x61 && byte <= 0x7A { hasLower = true }
+        }
+        let isUpper: Bool
+        let lower: String
+        if isASCII {
+            isUpper = hasUpper && !hasLower
+            lower = String(unsafeUninitializedCapacity: word.count) { buffer in
+                for k in 0..<word.count {
+                    let byte = word[k]
+                    buffer[k] = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                }
+                return word.count
+            }
+        } else {
+            let original = String(decoding: word, as: UTF8.self)
+            isUpper = pythonIsUpper(original.unicodeScalars)
+            lower = pythonLower(original)
+        }
         let info = words[CodePointKey(lower)] ?? WordInfo()
         return Token(info: info, isUpper: isUpper, negates: info.isNegation || containsBytes(lower, "n't"))
     }
 
     func containsEmoji(_ text: String) -> Bool {
+        // Every emoji is outside ASCII: pure-ASCII text needs no look-ups.
+        if smallestEmoji >= 0x80 && !text.utf8.contains(where: { $0 >= 0x80 }) { return false }
         for scalar in text.unicodeScalars where scalar.value >= smallestEmoji {
             if emojiDescriptions[scalar.value] != nil { return true }
         }
