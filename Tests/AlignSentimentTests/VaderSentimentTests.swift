@@ -15,6 +15,7 @@ struct VaderSentimentTests {
         lol\t1.0\t1.0\t[1, 1]
         lol\t2.9\t0.8\t[3, 3]
         okay\t0.95\t0.5\t[1, 1]
+        ok\t0.9\t0.5\t[1, 1]
 
         """.replacingOccurrences(of: "\n", with: "\r\n")
     static let emoji = "😍\tsmiling face with heart-eyes\r\n☺️\tsmiling face\r\n"
@@ -22,7 +23,7 @@ struct VaderSentimentTests {
     static let vader = try! VaderSentiment(lexicon: lexicon, emojiLexicon: emoji)
 
     @Test func lexiconLoadsCRLFAndLaterDuplicatesWin() {
-        #expect(Self.vader.lexiconCount == 8)
+        #expect(Self.vader.lexiconCount == 9)
         #expect(Self.vader.words[CodePointKey("lol")]?.valence == 2.9)
         // Only single-code-point emoji can match, as in the Python package.
         #expect(Self.vader.emojiDescriptions.count == 1)
@@ -104,7 +105,8 @@ struct VaderSentimentTests {
         #expect(tokens.count == 7)
         #expect(tokens[0].info.valence == 2.0)         // ":)" kept whole
         #expect(tokens[1].info.valence == 1.9)         // "'good'" stripped to good
-        #expect(!tokens[2].info.inLexicon)             // "ok." keeps its dot (2 letters left)
+        #expect(!tokens[2].info.inLexicon)             // "ok." keeps its dot (2 letters left),
+        #expect(Self.vader.words[CodePointKey("ok")]?.inLexicon == true)  // so misses "ok"
         #expect(tokens[4].info.valence == -2.5)
         #expect(Self.vader.scores("😍").compound == Self.vader.scores("smiling face with heart-eyes").compound)
         #expect(Self.vader.substituteEmoji("I love it😍!") == "I love it smiling face with heart-eyes!")
