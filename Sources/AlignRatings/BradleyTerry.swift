@@ -226,7 +226,8 @@ public struct BradleyTerry: Sendable, Equatable {
                     }
                     let refit = solver.fit(
                         counts: counts, priorPrecision: usePrior ? precision : 0, start: estimate.strengths,
-                        startLogNu: estimate.logNu, tolerance: tolerance, maxIterations: maxIterations)
+                        startLogNu: estimate.logNu, tolerance: tolerance, maxIterations: maxIterations,
+                        computeLogLikelihood: false)
                     if !refit.converged { unconvergedCounts[worker] += 1 }
                     for i in 0..<n { strengthRows[b * n + i] = refit.strengths[i] }
                     nuSlots[b] = refit.logNu ?? 0

@@ -6,7 +6,7 @@ struct SolverOutput {
     var strengths: [Double]
     /// log ν of the Davidson model; `nil` for the half-win model, `-infinity` when there were no ties.
     var logNu: Double?
-    /// Log-likelihood of the data at the estimate, without the prior term.
+    /// Log-likelihood of the data at the estimate, without the prior term (NaN when not asked for).
     var logLikelihood: Double
     /// Newton iterations taken.
     var iterations: Int
@@ -55,9 +55,11 @@ final class NewtonSolver {
     ///   - priorPrecision: 1/σ² of an N(0, σ²) prior on each strength, or 0 for none.
     ///   - start: starting strengths (mean zero), e.g. the full-data estimate for a bootstrap refit.
     ///   - startLogNu: starting log ν for the Davidson model; `nil` picks one from the tie fraction.
+    ///   - computeLogLikelihood: whether to evaluate the log-likelihood at the end (bootstrap refits
+    ///     skip that pass of logarithms).
     func fit(
         counts: PairCounts, priorPrecision: Double, start: [Double]?, startLogNu: Double?,
-        tolerance: Double, maxIterations: Int
+        tolerance: Double, maxIterations: Int, computeLogLikelihood: Bool = true
     ) -> SolverOutput {
         let tieWeight = counts.totalTies, decisiveWeight = counts.totalDecisive
         // The Davidson ν has a finite positive estimate only with both ties and decisive outcomes; with
@@ -86,7 +88,8 @@ final class NewtonSolver {
         let tol = max(tolerance, 1e-15 * total)
 
         var iterations = 0
-        var f = objective(x, counts: counts, priorPrecision: priorPrecision, fitNu: fitNu)
+        var f = 0.0
+        var fIsCurrent = false
         var gNorm = Double.infinity
         var converged = false
         while true {
@@ -100,6 +103,20 @@ final class NewtonSolver {
             // data) a full Newton step can overshoot, near it the full step is always taken.
             var slope = 0.0
             for k in 0..<m { slope += gradient[k] * step[k] }
+            if slope < 0.1 {
+                // The Newton decrement gᵀδ is about twice the gain still available; once it is this
+                // small (decrement below 1/3, inside the region where damped Newton on logistic-type
+                // likelihoods takes full steps) the step cannot overshoot, so take it without paying
+                // for passes of logarithms. Warm-started bootstrap refits live almost entirely here.
+                for k in 0..<m { x[k] += step[k] }
+                recentre(&x)
+                fIsCurrent = false
+                continue
+            }
+            if !fIsCurrent {
+                f = objective(x, counts: counts, priorPrecision: priorPrecision, fitNu: fitNu)
+                fIsCurrent = true
+            }
             var t = 1.0
             var accepted = false
             for _ in 0..<60 {
@@ -107,6 +124,7 @@ final class NewtonSolver {
                 let fTrial = objective(trial, counts: counts, priorPrecision: priorPrecision, fitNu: fitNu)
                 if fTrial >= f + 1e-4 * t * slope - 1e-13 * (1 + abs(f)) {
                     f = fTrial
+                    fIsCurrent = true
                     for k in 0..<m { x[k] = trial[k] }
                     accepted = true
                     break
@@ -116,7 +134,7 @@ final class NewtonSolver {
             recentre(&x)
             if !accepted { break }
         }
-        let ll = logLikelihood(x, counts: counts, fitNu: fitNu)
+        let ll = computeLogLikelihood ? logLikelihood(x, counts: counts, fitNu: fitNu) : .nan
         return SolverOutput(
             strengths: Array(x[0..<n]), logNu: davidson ? (fitNu ? x[n] : -.infinity) : nil,
             logLikelihood: ll, iterations: iterations, gradientNorm: gNorm, converged: converged)
