@@ -100,7 +100,7 @@ extension RatingResult {
 
         if items.count >= 2 && items.count <= matrixItemLimit {
             out += "\nPredicted P(row beats column)"
-                + (tieModel == .davidson && (nu ?? 0) > 0 ? ", ties excluded:\n" : ":\n")
+                + (tieModel == .davidson && (nu ?? 0) > 0 ? "; a tie takes the rest:\n" : ":\n")
             let labels = items.map { clip($0.id.description, 10) }
             let labelWidth = labels.map(\.count).max() ?? 0
             let cellWidth = max(5, labelWidth)

@@ -65,7 +65,7 @@ struct RateCommand: ParsableCommand {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
             guard let contents = FileManager.default.contents(atPath: input) else {
-                throw ValidationError("cannot read \(input)")
+                throw RateFailure(message: "cannot read \(input)")
             }
             data = contents
         }
