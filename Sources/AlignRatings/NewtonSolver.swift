@@ -35,17 +35,42 @@ final class NewtonSolver {
     private var trial: [Double]
     /// Scratch: a copy of `matrix` to retry from if its factorisation fails.
     private var backup: [Double]
+    /// Per pair: the pair's entry of the negated Hessian with respect to d = sᵢ − sⱼ.
+    private var pairCurvature: [Double]
+    /// Per pair (Davidson): the negated Hessian's entry between d and log ν.
+    private var pairCross: [Double]
+    /// The negated Hessian's log ν diagonal entry (Davidson).
+    private var thetaCurvature = 0.0
+    /// The prior precision and ν flag of the current fit, for the solver.
+    private var priorPrecision = 0.0
+    private var fitNu = false
+    /// Weight c of the c·11ᵀ term that pins the mean.
+    private var constraintWeight = 0.0
+    /// Scratch for conjugate gradients.
+    private var residual: [Double], direction: [Double], product: [Double], diagonal: [Double]
+    /// Largest system solved densely; above it, conjugate gradients. 400 keeps a Cholesky step under
+    /// about 25 MFLOP, while CG costs O(pairs) per product.
+    let denseLimit: Int
 
-    init(layout: PairLayout, davidson: Bool) {
+    init(layout: PairLayout, davidson: Bool, denseLimit: Int = 400) {
         self.layout = layout
         self.davidson = davidson
+        self.denseLimit = denseLimit
         n = layout.itemCount
         let m = n + (davidson ? 1 : 0)
-        matrix = [Double](repeating: 0, count: m * m)
+        // The dense matrix is only allocated when it will be used.
+        matrix = [Double](repeating: 0, count: m <= denseLimit ? m * m : 0)
+        backup = matrix
         gradient = [Double](repeating: 0, count: m)
         step = gradient
         trial = gradient
-        backup = matrix
+        pairCurvature = [Double](repeating: 0, count: layout.pairCount)
+        pairCross = pairCurvature
+        let cgSize = m <= denseLimit ? 0 : m
+        residual = [Double](repeating: 0, count: cgSize)
+        direction = residual
+        product = residual
+        diagonal = residual
     }
 
     /// Fits strengths (and log ν when `davidson` and there are both ties and decisive outcomes).
@@ -183,27 +208,30 @@ final class NewtonSolver {
         return f
     }
 
-    /// Fills `gradient` with the objective's gradient and `matrix` with its negated Hessian plus the
-    /// rank-one mean-zero term.
+    /// Fills `gradient` with the objective's gradient and the per-pair curvatures of the negated
+    /// Hessian (`pairCurvature`, `pairCross`, `thetaCurvature`), from which `solveSystem` builds either
+    /// the dense matrix or the operator for conjugate gradients.
     private func assemble(_ x: [Double], counts: PairCounts, priorPrecision: Double, fitNu: Bool, m: Int) {
         let theta = fitNu ? x[n] : 0
-        matrix.withUnsafeMutableBufferPointer { a in
+        var thetaCurvature = 0.0
         gradient.withUnsafeMutableBufferPointer { g in
+        pairCurvature.withUnsafeMutableBufferPointer { hp in
+        pairCross.withUnsafeMutableBufferPointer { cp in
         layout.first.withUnsafeBufferPointer { first in
         layout.second.withUnsafeBufferPointer { second in
         counts.firstWins.withUnsafeBufferPointer { fw in
         counts.secondWins.withUnsafeBufferPointer { sw in
         counts.ties.withUnsafeBufferPointer { tw in
-            for k in 0..<(m * m) { a[k] = 0 }
             for k in 0..<m { g[k] = 0 }
             for p in 0..<first.count {
                 let total = fw[p] + sw[p] + tw[p]
-                if total == 0 { continue }
+                if total == 0 { hp[p] = 0; cp[p] = 0; continue }
                 let i = first[p], j = second[p]
                 let d = x[i] - x[j]
-                let gd: Double, hd: Double
+                let gd: Double
                 if fitNu {
-                    // Multinomial logit over (win, loss, tie) with scores (d/2, −d/2, θ).
+                    // Multinomial logit over (win, loss, tie) with scores (d/2, −d/2, θ); the negated
+                    // Hessian is total × the covariance of the scores' derivatives.
                     let h = 0.5 * d
                     let top = max(abs(h), theta)
                     let ew = exp(h - top), el = exp(-h - top), et = exp(theta - top)
@@ -211,45 +239,77 @@ final class NewtonSolver {
                     let pw = ew / z, pl = el / z, pt = et / z
                     let diff = pw - pl
                     gd = 0.5 * (fw[p] - sw[p]) - 0.5 * total * diff
-                    hd = total * 0.25 * ((pw + pl) - diff * diff)
-                    let hdt = -0.5 * total * diff * pt  // entry of −H between d and θ
+                    hp[p] = total * 0.25 * ((pw + pl) - diff * diff)
+                    cp[p] = -0.5 * total * diff * pt  // entry of −H between d and θ
                     g[n] += tw[p] - total * pt
-                    a[n * m + n] += total * pt * (1 - pt)
-                    a[i * m + n] += hdt; a[n * m + i] += hdt
-                    a[j * m + n] -= hdt; a[n * m + j] -= hdt
+                    thetaCurvature += total * pt * (1 - pt)
                 } else {
                     let wa = fw[p] + 0.5 * tw[p]
                     let prob = sigmoid(d)
                     gd = wa - total * prob
-                    hd = total * prob * (1 - prob)
+                    hp[p] = total * prob * (1 - prob)
                 }
                 g[i] += gd
                 g[j] -= gd
-                a[i * m + i] += hd
-                a[j * m + j] += hd
-                a[i * m + j] -= hd
-                a[j * m + i] -= hd
             }
-            var trace = 0.0
-            for i in 0..<n {
-                if priorPrecision > 0 {
-                    g[i] -= priorPrecision * x[i]
-                    a[i * m + i] += priorPrecision
+            if priorPrecision > 0 {
+                for i in 0..<n { g[i] -= priorPrecision * x[i] }
+            }
+        }}}}}}}}
+        self.thetaCurvature = thetaCurvature
+        self.priorPrecision = priorPrecision
+        self.fitNu = fitNu
+    }
+
+    /// Solves (−H + c·11ᵀ) · step = gradient: by Cholesky on the dense matrix for up to `denseLimit`
+    /// unknowns, else by conjugate gradients on the sparse operator (O(pairs) per product instead of
+    /// O(m³) per factorisation, which is what makes thousands of items feasible).
+    private func solveSystem(m: Int) {
+        // c·11ᵀ on the strength block with c·n ≈ the mean diagonal keeps the system well scaled.
+        var trace = 0.0
+        for p in 0..<layout.pairCount { trace += 2 * pairCurvature[p] }
+        trace += Double(n) * priorPrecision
+        constraintWeight = max(trace / Double(n), 1e-12) / Double(n)
+        if m <= denseLimit {
+            buildDenseMatrix(m: m)
+            solveDense(m: m)
+        } else {
+            solveConjugateGradient(m: m)
+        }
+    }
+
+    private func buildDenseMatrix(m: Int) {
+        let c = constraintWeight, prior = priorPrecision, fitNu = self.fitNu
+        matrix.withUnsafeMutableBufferPointer { a in
+        pairCurvature.withUnsafeBufferPointer { hp in
+        pairCross.withUnsafeBufferPointer { cp in
+        layout.first.withUnsafeBufferPointer { first in
+        layout.second.withUnsafeBufferPointer { second in
+            for k in 0..<(m * m) { a[k] = 0 }
+            for p in 0..<first.count {
+                let i = first[p], j = second[p], h = hp[p]
+                a[i * m + i] += h
+                a[j * m + j] += h
+                a[i * m + j] -= h
+                a[j * m + i] -= h
+                if fitNu {
+                    let x = cp[p]
+                    a[i * m + n] += x; a[n * m + i] += x
+                    a[j * m + n] -= x; a[n * m + j] -= x
                 }
-                trace += a[i * m + i]
             }
-            // c·11ᵀ on the strength block with c·n ≈ the mean diagonal keeps the system well scaled.
-            let c = max(trace / Double(n), 1e-12) / Double(n)
+            if fitNu { a[n * m + n] = thetaCurvature }
             for i in 0..<n {
+                a[i * m + i] += prior
                 let row = i * m
                 for j in 0..<n { a[row + j] += c }
             }
-        }}}}}}}
+        }}}}}
     }
 
-    /// Solves matrix · step = gradient by Cholesky factorisation, adding a growing ridge if rounding
-    /// leaves the matrix not quite positive definite.
-    private func solveSystem(m: Int) {
+    /// Factorises the dense matrix, adding a growing ridge if rounding leaves it not quite positive
+    /// definite.
+    private func solveDense(m: Int) {
         var ridge = 0.0
         var scale = 0.0
         for i in 0..<m { scale = max(scale, matrix[i * m + i]) }
@@ -259,6 +319,86 @@ final class NewtonSolver {
             for k in 0..<(m * m) { matrix[k] = backup[k] }
             for i in 0..<m { matrix[i * m + i] += ridge }
         }
+    }
+
+    /// y = (−H + c·11ᵀ) v without forming the matrix.
+    private func applyOperator(_ v: UnsafePointer<Double>, into y: UnsafeMutablePointer<Double>, m: Int) {
+        let c = constraintWeight, prior = priorPrecision, fitNu = self.fitNu
+        var sum = 0.0
+        for i in 0..<n { sum += v[i] }
+        for i in 0..<n { y[i] = (prior * v[i]) + c * sum }
+        if fitNu { y[n] = thetaCurvature * v[n] }
+        pairCurvature.withUnsafeBufferPointer { hp in
+        pairCross.withUnsafeBufferPointer { cp in
+        layout.first.withUnsafeBufferPointer { first in
+        layout.second.withUnsafeBufferPointer { second in
+            for p in 0..<first.count {
+                let i = first[p], j = second[p]
+                let dv = v[i] - v[j]
+                var yi = hp[p] * dv
+                if fitNu {
+                    yi += cp[p] * v[n]
+                    y[n] += cp[p] * dv
+                }
+                y[i] += yi
+                y[j] -= yi
+            }
+        }}}}
+    }
+
+    /// Jacobi-preconditioned conjugate gradients, to a residual 1e-12 of the gradient's norm (far below
+    /// what Newton needs, so the outer iteration keeps its quadratic convergence).
+    private func solveConjugateGradient(m: Int) {
+        // Diagonal of the operator, for the preconditioner.
+        for k in 0..<m { diagonal[k] = 0 }
+        for p in 0..<layout.pairCount {
+            diagonal[layout.first[p]] += pairCurvature[p]
+            diagonal[layout.second[p]] += pairCurvature[p]
+        }
+        for i in 0..<n { diagonal[i] += priorPrecision + constraintWeight }
+        if fitNu { diagonal[n] = thetaCurvature }
+        step.withUnsafeMutableBufferPointer { xBuffer in
+        gradient.withUnsafeBufferPointer { gBuffer in
+        residual.withUnsafeMutableBufferPointer { rBuffer in
+        direction.withUnsafeMutableBufferPointer { pBuffer in
+        product.withUnsafeMutableBufferPointer { qBuffer in
+        diagonal.withUnsafeBufferPointer { dBuffer in
+            let x = xBuffer.baseAddress!, g = gBuffer.baseAddress!, r = rBuffer.baseAddress!
+            let dir = pBuffer.baseAddress!, q = qBuffer.baseAddress!, diag = dBuffer.baseAddress!
+            var gNorm2 = 0.0
+            for k in 0..<m {
+                x[k] = 0
+                r[k] = g[k]
+                gNorm2 += g[k] * g[k]
+            }
+            let target = 1e-24 * gNorm2
+            var rz = 0.0
+            for k in 0..<m {
+                dir[k] = r[k] / max(diag[k], 1e-300)
+                rz += r[k] * dir[k]
+            }
+            var rNorm2 = gNorm2
+            var iteration = 0
+            while rNorm2 > target && iteration < 10 * m + 100 {
+                iteration += 1
+                applyOperator(UnsafePointer(dir), into: q, m: m)
+                var pq = 0.0
+                for k in 0..<m { pq += dir[k] * q[k] }
+                guard pq > 0 else { break }
+                let alpha = rz / pq
+                rNorm2 = 0
+                for k in 0..<m {
+                    x[k] += alpha * dir[k]
+                    r[k] -= alpha * q[k]
+                    rNorm2 += r[k] * r[k]
+                }
+                var rzNext = 0.0
+                for k in 0..<m { rzNext += r[k] * r[k] / max(diag[k], 1e-300) }
+                let beta = rzNext / rz
+                rz = rzNext
+                for k in 0..<m { dir[k] = r[k] / max(diag[k], 1e-300) + beta * dir[k] }
+            }
+        }}}}}}
     }
 
     /// In-place Cholesky (lower triangle) of `matrix`, then two triangular solves into `step`.
