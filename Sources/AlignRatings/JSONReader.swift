@@ -57,6 +57,9 @@ struct JSONReader {
     /// 1-based line of `position`.
     private(set) var line: Int
     private var lineStart = 0
+    /// Open arrays and objects; bounded so a hostile file cannot exhaust the stack.
+    private var depth = 0
+    private static let maximumDepth = 256
 
     /// Creates a reader over `bytes`, whose first line is numbered `firstLine`.
     init(_ bytes: [UInt8], firstLine: Int = 1) {
@@ -119,6 +122,8 @@ struct JSONReader {
     }
 
     private mutating func readObject() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
         position += 1
         var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
@@ -141,6 +146,8 @@ struct JSONReader {
     }
 
     private mutating func readArray() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
         position += 1
         var elements: [JSONValue] = []
         skipWhitespace()
@@ -250,6 +257,11 @@ struct JSONReader {
     }
 
     // MARK: - Helpers
+
+    private mutating func enter() throws {
+        depth += 1
+        if depth > JSONReader.maximumDepth { throw error("nesting deeper than \(JSONReader.maximumDepth) levels") }
+    }
 
     private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
 

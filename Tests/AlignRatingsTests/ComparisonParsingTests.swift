@@ -111,6 +111,11 @@ private func failure(_ text: String) -> String? {
     #expect(failure("[]") == "prefs.jsonl: no comparisons found")
 }
 
+@Test func deepNestingIsAnErrorNotACrash() {
+    let deep = "{\"winner\": \"A\", \"loser\": \"B\", \"x\": " + String(repeating: "[", count: 100_000) + "}"
+    #expect(failure(deep) == "prefs.jsonl:1: invalid JSON: nesting deeper than 256 levels (column 291)")
+}
+
 @Test func jsonStringsDecodeEscapes() throws {
     let set = try parse(#"{"winner": "caf\u00e9 \"q\" \ud83d\ude00", "loser": "tab\there"}"#)
     #expect(set.items == [.string("café \"q\" 😀"), .string("tab\there")])
