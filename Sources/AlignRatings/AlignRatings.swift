@@ -1,1 +1,0 @@
-// The AlignRatings module. See Package.swift for its place among the layers.
