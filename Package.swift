@@ -70,6 +70,6 @@ let package = Package(
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages Align builds against (Debian/Ubuntu), only when missing:
+# OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it.
+set -euo pipefail
+missing=()
+pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "align: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null 2>&1 || { echo "align: Swift 6 toolchain not found on PATH (https://swift.org/install)" >&2; exit 1; }
