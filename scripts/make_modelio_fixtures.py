@@ -102,8 +102,165 @@ def make_safetensors():
                "tensors": {k: expected_entry(v) for k, v in state.items()}})
 
 
+def random_k_blocks(rng, qtype, rows, cols):
+    """Random K-quant blocks with sane f16 super-block scales (gguf-py cannot quantise K-quants,
+    but its dequantiser is the reference; random payload bits exercise every code path)."""
+    import gguf
+    block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, size=(rows * cols // block_elems, block_bytes), dtype=np.uint8)
+    T = gguf.GGMLQuantizationType
+    def f16_bytes(values):
+        return np.asarray(values, dtype=np.float16).view(np.uint8).reshape(-1, 2)
+    n = blocks.shape[0]
+    if qtype in (T.Q4_K, T.Q5_K):      # d, dmin at bytes 0..3
+        blocks[:, 0:2] = f16_bytes(rng.uniform(0.001, 0.05, n))
+        blocks[:, 2:4] = f16_bytes(rng.uniform(0.001, 0.05, n))
+    elif qtype == T.Q2_K:              # d, dmin at bytes 80..83
+        blocks[:, 80:82] = f16_bytes(rng.uniform(0.001, 0.05, n))
+        blocks[:, 82:84] = f16_bytes(rng.uniform(0.001, 0.05, n))
+    elif qtype == T.Q3_K:              # d at 108
+        blocks[:, 108:110] = f16_bytes(rng.uniform(0.001, 0.05, n))
+    elif qtype == T.Q6_K:              # d at 208
+        blocks[:, 208:210] = f16_bytes(rng.uniform(0.001, 0.05, n))
+    return blocks.reshape(rows, -1)
+
+
+def make_gguf():
+    import gguf
+    from gguf import quants
+    T = gguf.GGMLQuantizationType
+    out = os.path.join(ROOT, "gguf")
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(1)
+
+    writer = gguf.GGUFWriter(os.path.join(out, "quants.gguf"), arch="test")
+    # Metadata of every value type, including arrays of strings and numbers.
+    writer.add_uint8("test.u8", 200)
+    writer.add_int8("test.i8", -100)
+    writer.add_uint16("test.u16", 60000)
+    writer.add_int16("test.i16", -30000)
+    writer.add_uint32("test.u32", 4000000000)
+    writer.add_int32("test.i32", -2000000000)
+    writer.add_float32("test.f32", 0.15625)
+    writer.add_uint64("test.u64", 2**63 + 5)
+    writer.add_int64("test.i64", -(2**62))
+    writer.add_float64("test.f64", -1.0 / 3.0)
+    writer.add_bool("test.true", True)
+    writer.add_bool("test.false", False)
+    writer.add_string("test.string", "héllo ✓")
+    writer.add_array("test.strings", ["a", "", "Ġworld", "日本"])
+    writer.add_array("test.ints", [1, -2, 3])
+    writer.add_array("test.floats", [0.5, -1.25])
+
+    expected = {}
+    def add(name, data, raw_dtype=None, expect=None):
+        if raw_dtype is None:
+            writer.add_tensor(name, data)
+        else:
+            writer.add_tensor(name, data, raw_dtype=raw_dtype)
+        expected[name] = {"shape": list(expect.shape), "values": [float(x) for x in expect.reshape(-1)]}
+
+    x = rng.standard_normal((3, 64)).astype(np.float32)
+    cube = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    add("plain.f32", cube, expect=cube)
+    add("plain.f16", x.astype(np.float16), expect=x.astype(np.float16).astype(np.float32))
+    bf = quants.quantize(x, T.BF16)
+    add("plain.bf16", bf, raw_dtype=T.BF16, expect=quants.dequantize(bf, T.BF16))
+    for qtype in (T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0):
+        q = quants.quantize(x, qtype)
+        add(f"legacy.{qtype.name.lower()}", q, raw_dtype=qtype, expect=quants.dequantize(q, qtype))
+    for qtype in (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K):
+        q = random_k_blocks(rng, qtype, 2, 512)
+        add(f"k.{qtype.name.lower()}", q, raw_dtype=qtype, expect=quants.dequantize(q, qtype))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    dump_json(os.path.join(out, "quants.json"), expected)
+
+
+# Runs llama.cpp's own converter (convert_hf_to_gguf.py) on a tiny HF model. The converter is not
+# on PyPI by itself; it ships in the llama-cpp-python sdist under vendor/llama.cpp:
+#   pip download llama-cpp-python --no-deps --no-binary :all:   (then unpack the .tar.gz)
+#   LLAMA_CPP_DIR=<unpacked>/vendor/llama.cpp python3 scripts/make_modelio_fixtures.py llama
+# Its vocabulary step needs a real tokenizer, which a random model does not have, so the driver
+# replaces set_vocab with a minimal one (token strings t0..tN); tensors and hyper-parameters go
+# through the converter untouched, which is what the fixture is about.
+CONVERT_DRIVER = r"""
+import sys
+llama_cpp, model_dir, outfile, outtype = sys.argv[1:5]
+sys.path.insert(0, llama_cpp + "/gguf-py")
+sys.path.insert(0, llama_cpp)
+import gguf
+import conversion.llama as llama
+def minimal_vocab(self):
+    n = self.hparams["vocab_size"]
+    self.gguf_writer.add_tokenizer_model("llama")
+    self.gguf_writer.add_tokenizer_pre("default")
+    self.gguf_writer.add_token_list([f"t{i}" for i in range(n)])
+    self.gguf_writer.add_token_scores([0.0] * n)
+    self.gguf_writer.add_token_types([gguf.TokenType.NORMAL] * n)
+    self.gguf_writer.add_bos_token_id(1)
+    self.gguf_writer.add_eos_token_id(2)
+llama.LlamaModel.set_vocab = minimal_vocab
+sys.argv = ["convert_hf_to_gguf.py", model_dir, "--outfile", outfile, "--outtype", outtype]
+import convert_hf_to_gguf
+convert_hf_to_gguf.main()
+"""
+
+
+def make_llama():
+    import subprocess
+    import tempfile
+    from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    llama_cpp = os.environ.get("LLAMA_CPP_DIR")
+    if not llama_cpp:
+        sys.exit("set LLAMA_CPP_DIR to llama.cpp's source folder (see the comment above make_llama)")
+    out = os.path.join(ROOT, "llama")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(3)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+                         bos_token_id=1, eos_token_id=2)
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():   # norms start at 1: randomise them so a swapped norm would show
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+    hf_state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = os.path.join(tmp, "hf")
+        model.save_pretrained(model_dir)
+        for outtype in ("f32", "q8_0"):
+            gguf_path = os.path.join(out, f"tiny-llama-{outtype}.gguf")
+            subprocess.run([sys.executable, "-c", CONVERT_DRIVER, llama_cpp, model_dir, gguf_path, outtype],
+                           check=True, capture_output=True)
+            # What transformers makes of the GGUF: names, un-permuted Q/K, dequantised values.
+            loaded = AutoModelForCausalLM.from_pretrained(out, gguf_file=os.path.basename(gguf_path),
+                                                          torch_dtype=torch.float32)
+            state = {k: v.detach().to(torch.float32).contiguous() for k, v in loaded.state_dict().items()}
+            assert set(state) == set(hf_state), set(state) ^ set(hf_state)
+            worst = max(float((state[k] - hf_state[k]).abs().max()) for k in state)
+            print(f"{outtype}: transformers' GGUF load vs original HF weights: max |diff| = {worst:.3g}")
+            if outtype == "f32":
+                assert worst == 0.0
+            torch_save_file(state, os.path.join(out, f"tiny-llama-{outtype}.expected.safetensors"))
+            cfg = AutoConfig.from_pretrained(out, gguf_file=os.path.basename(gguf_path)).to_dict()
+            keys = ["hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                    "intermediate_size", "rms_norm_eps", "rope_theta", "vocab_size", "max_position_embeddings",
+                    "tie_word_embeddings", "bos_token_id", "eos_token_id", "head_dim", "model_type"]
+            if cfg.get("rope_theta") is None:
+                cfg["rope_theta"] = (cfg.get("rope_parameters") or {}).get("rope_theta")
+            dump_json(os.path.join(out, f"tiny-llama-{outtype}.config.json"), {k: cfg.get(k) for k in keys})
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     steps = sys.argv[1:] or ["safetensors", "gguf", "llama", "smollm2"]
     if "safetensors" in steps:
         make_safetensors()
+    if "gguf" in steps:
+        make_gguf()
+    if "llama" in steps:
+        make_llama()
