@@ -63,6 +63,13 @@ def make_safetensors():
                     metadata={"format": "pt", "author": "align", "note": "quotes \" and \\ and é", "z": "last"})
     dump_json(os.path.join(out, "mixed.json"), {k: expected_entry(v) for k, v in mixed.items()})
 
+    # fp32 through the numpy front end, without metadata: the other round-trip target.
+    rng = np.random.default_rng(5)
+    np_f32 = {"w": rng.standard_normal((3, 5)).astype(np.float32), "b": rng.standard_normal(5).astype(np.float32),
+              "A.upper": np.array([1.5], dtype=np.float32), "é": np.zeros((2, 0, 2), dtype=np.float32)}
+    numpy_save_file(np_f32, os.path.join(out, "numpy_f32.safetensors"))
+    dump_json(os.path.join(out, "numpy_f32.json"), {k: expected_entry(v) for k, v in np_f32.items()})
+
     # Integer and f64 dtypes through the numpy front end (no metadata).
     ints = {
         "i64": np.array([-3, 0, 7, 2**40], dtype=np.int64),
@@ -255,8 +262,80 @@ def make_llama():
             dump_json(os.path.join(out, f"tiny-llama-{outtype}.config.json"), {k: cfg.get(k) for k in keys})
 
 
+def verify_swift_gguf(folder):
+    """One-off development check (not a fixture): reads the GGUF files the Swift tests write when
+    ALIGN_MODELIO_KEEP=folder is set, with gguf-py and with transformers."""
+    import gguf
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+    want = load_file(os.path.join(ROOT, "llama", "tiny-llama-f32.expected.safetensors"))
+    for name in ("tiny-F32.gguf", "tiny-F16.gguf"):
+        path = os.path.join(folder, name)
+        reader = gguf.GGUFReader(path)
+        print(name, "version", reader.fields["GGUF.version"].contents(), "arch",
+              reader.fields["general.architecture"].contents(),
+              "tensors", len(reader.tensors), {t.tensor_type.name for t in reader.tensors})
+        for t in reader.tensors:
+            assert t.data_offset % 32 == 0
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        state = model.state_dict()
+        assert set(state) == set(want), set(state) ^ set(want)
+        worst = max(float((state[k].float() - want[k]).abs().max()) for k in want)
+        print(f"  transformers load vs original weights: max |diff| = {worst:.3g}")
+        if name == "tiny-F32.gguf":
+            assert worst == 0.0
+        else:
+            assert worst < 1e-3
+
+
+SMOLLM2_TENSORS = [
+    "model.embed_tokens.weight",                    # Q8_0
+    "model.layers.0.self_attn.q_proj.weight",       # Q4_1, un-permuted with 9 heads
+    "model.layers.0.self_attn.k_proj.weight",       # Q4_1, un-permuted with 3 kv heads
+    "model.layers.0.self_attn.v_proj.weight",
+    "model.layers.7.mlp.down_proj.weight",
+    "model.layers.29.mlp.gate_proj.weight",
+    "model.layers.29.post_attention_layernorm.weight",  # F32
+    "model.norm.weight",
+]
+
+
+def make_smollm2():
+    """Checksums of a few tensors of the real SmolLM2 GGUF as transformers loads it (names,
+    shapes, un-permuted Q/K, dequantised values): float64 sum, sum of squares, sum weighted by
+    position (which catches row permutations that plain sums miss) and the first values."""
+    from transformers import AutoModelForCausalLM
+    cache = os.environ.get("ALIGN_CACHE", os.path.expanduser("~/.cache/align"))
+    folder = os.path.join(cache, "smollm2")
+    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not os.path.exists(os.path.join(folder, name)):
+        sys.exit(f"{folder}/{name} is absent: run scripts/fetch-assets.sh first")
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    state = model.state_dict()
+    result = {"tensor_count": len([k for k in state if not k.endswith("rotary_emb.inv_freq")]),
+              "config": {k: getattr(model.config, k) for k in
+                         ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                          "intermediate_size", "vocab_size", "max_position_embeddings", "tie_word_embeddings")},
+              "tensors": {}}
+    for key in SMOLLM2_TENSORS:
+        t = state[key].detach().to(torch.float64)
+        flat = t.reshape(-1)
+        weights = torch.arange(flat.numel(), dtype=torch.float64) % 1013
+        result["tensors"][key] = {
+            "shape": list(t.shape),
+            "sum": float(flat.sum()),
+            "sum_squares": float((flat * flat).sum()),
+            "weighted_sum": float((flat * weights).sum()),
+            "first": [float(x) for x in flat[:6]],
+        }
+    dump_json(os.path.join(ROOT, "smollm2_checksums.json"), result)
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
+    if sys.argv[1:2] == ["verify-swift-gguf"]:
+        verify_swift_gguf(sys.argv[2])
+        sys.exit(0)
     steps = sys.argv[1:] or ["safetensors", "gguf", "llama", "smollm2"]
     if "safetensors" in steps:
         make_safetensors()
@@ -264,3 +343,5 @@ if __name__ == "__main__":
         make_gguf()
     if "llama" in steps:
         make_llama()
+    if "smollm2" in steps:
+        make_smollm2()

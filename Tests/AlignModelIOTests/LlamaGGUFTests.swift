@@ -102,6 +102,11 @@ struct LlamaGGUFTests {
         #expect(round.toArray() == wide.toArray())
     }
 
+    // Files written here were checked once with Python (22:39 UTC, 2026-11-22): gguf.GGUFReader
+    // reads back every tensor (names, ne order, types F32/F16) and metadata, and transformers'
+    // from_pretrained(gguf_file=...) loads them into LlamaForCausalLM with weights equal to the
+    // original HF tensors (max |diff| 0 for F32, <= fp16 rounding for F16). See the
+    // "verify-swift-gguf" step of scripts/make_modelio_fixtures.py.
     @Test("writing HF tensors as F32 GGUF reproduces llama.cpp's converter tensor for tensor")
     func writeMatchesConverter() throws {
         let folder = try makeTemporaryFolder()
@@ -119,6 +124,13 @@ struct LlamaGGUFTests {
             try LlamaGGUF.write(huggingFaceTensors: tensors, config: config, name: "tiny",
                                 extraMetadata: [("tokenizer.ggml.model", .string("llama")), ("tokenizer.ggml.tokens", tokens)],
                                 type: type, to: url)
+            // For the one-off check by Python (scripts/make_modelio_fixtures.py verify-swift-gguf DIR):
+            // ALIGN_MODELIO_KEEP=DIR keeps copies of the files written here.
+            if let keep = ProcessInfo.processInfo.environment["ALIGN_MODELIO_KEEP"] {
+                let copy = URL(fileURLWithPath: keep).appendingPathComponent(url.lastPathComponent)
+                try? FileManager.default.removeItem(at: copy)
+                try FileManager.default.copyItem(at: url, to: copy)
+            }
             let written = try GGUFFile(url: url)
             #expect(written.architecture == "llama" && written.metadata["general.name"]?.stringValue == "tiny")
             #expect(try LlamaConfig(gguf: written) == config)

@@ -8,7 +8,7 @@ private let safetensorsFolder = fixturesURL.appendingPathComponent("safetensors"
 
 @Suite("Safetensors reading")
 struct SafetensorsReadingTests {
-    @Test("fp32, fp16, bf16, integer and f64 tensors load with the values Python stored", arguments: ["f32", "mixed", "ints"])
+    @Test("fp32, fp16, bf16, integer and f64 tensors load with the values Python stored", arguments: ["f32", "mixed", "ints", "numpy_f32"])
     func loadsFixtureValues(name: String) throws {
         let file = try SafetensorsFile(url: safetensorsFolder.appendingPathComponent("\(name).safetensors"))
         let expected = try loadExpected("safetensors/\(name).json")
@@ -183,7 +183,7 @@ struct SafetensorsValidationTests {
 
 @Suite("Safetensors writing")
 struct SafetensorsWritingTests {
-    @Test("load then save reproduces files written by the Python library byte for byte", arguments: ["f32", "mixed"])
+    @Test("load then save reproduces files written by the Python library byte for byte", arguments: ["f32", "mixed", "numpy_f32"])
     func bitIdenticalRoundTrip(name: String) throws {
         let folder = try makeTemporaryFolder()
         defer { removeTemporaryFolder(folder) }
