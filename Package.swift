@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "CBLAS"],
             swiftSettings: fast),
         .target(
-            name: "TestSupport", dependencies: ["AlignKernels", "AlignTensor"],
+            name: "TestSupport", dependencies: ["AlignKernels", "AlignTensor", "AlignModelIO"],
             path: "Tests/TestSupport", swiftSettings: v5),
         .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
