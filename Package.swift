@@ -2,8 +2,9 @@
 // Align: preference alignment (DPO, RLHF, KTO) for language models, in Swift.
 //
 // Layers, each depending only on the ones listed before it:
-//   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim, AlignModels
-//   AlignModelIO, AlignTemplates -> AlignTokenizers          (file formats, no autograd)
+//   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
+//   AlignKernels -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
+//   AlignTemplates -> AlignTokenizers                         (text, no tensors)
 //   AlignSentiment, AlignRatings                              (self-contained scoring maths)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "AlignTensor", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
-        .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN"], swiftSettings: fast),
+        .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignTemplates", swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
@@ -67,6 +68,7 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: v5),
         .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),

@@ -77,7 +77,14 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
-        case padTokenId = "pad_token_id"
+        case padTokenId = "pad_token_id", ropeParameters = "rope_parameters"
+    }
+
+    /// transformers ≥ 5 nests θ and the scaling under `rope_parameters`.
+    struct RopeParameters: Decodable {
+        var ropeTheta: Float?
+        var ropeType: String?
+        enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta", ropeType = "rope_type" }
     }
 
     /// A configuration in code (tests, benchmarks, fresh models).
@@ -106,8 +113,12 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10_000
+        let nested = try c.decodeIfPresent(RopeParameters.self, forKey: .ropeParameters)
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? nested?.ropeTheta ?? 10_000
         ropeScaling = try c.decodeIfPresent(RopeScaling.self, forKey: .ropeScaling)
+        if ropeScaling == nil, let nested, let type = nested.ropeType, type != "default" {
+            ropeScaling = try c.decode(RopeScaling.self, forKey: .ropeParameters)
+        }
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 2048
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         // Qwen2 always has q/k/v biases; Llama and Mistral follow `attention_bias`.
@@ -115,6 +126,39 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try c.decodeIfPresent(TokenIDs.self, forKey: .eosTokenId)
         padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(architectures, forKey: .architectures)
+        try c.encode(modelType, forKey: .modelType)
+        try c.encode(vocabSize, forKey: .vocabSize)
+        try c.encode(hiddenSize, forKey: .hiddenSize)
+        try c.encode(intermediateSize, forKey: .intermediateSize)
+        try c.encode(numHiddenLayers, forKey: .numHiddenLayers)
+        try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
+        try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads)
+        try c.encodeIfPresent(headDim, forKey: .headDim)
+        try c.encode(rmsNormEps, forKey: .rmsNormEps)
+        try c.encode(ropeTheta, forKey: .ropeTheta)
+        try c.encodeIfPresent(ropeScaling, forKey: .ropeScaling)
+        try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
+        try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
+        try c.encode(attentionBias, forKey: .attentionBias)
+        try c.encodeIfPresent(bosTokenId, forKey: .bosTokenId)
+        try c.encodeIfPresent(eosTokenId, forKey: .eosTokenId)
+        try c.encodeIfPresent(padTokenId, forKey: .padTokenId)
+    }
+
+    /// Reads `config.json` from a model folder.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
+        do { self = try JSONDecoder().decode(LlamaConfiguration.self, from: data) } catch {
+            throw ModelError.unreadable(path: url.path, reason: "not a Llama-family config.json (\(error))")
+        }
     }
 
     /// Features per attention head.
@@ -140,12 +184,14 @@ public enum ModelError: Error, CustomStringConvertible {
     case unsupported(String)
     case missingWeight(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unsupported(what): return "unsupported: \(what)"
         case let .missingWeight(name): return "checkpoint has no tensor \(name)"
         case let .shapeMismatch(name, expected, found): return "tensor \(name) has shape \(found), the model expects \(expected)"
+        case let .unreadable(path, reason): return "\(path): \(reason)"
         }
     }
 }

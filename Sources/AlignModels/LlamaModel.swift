@@ -1,6 +1,11 @@
 import AlignKernels
+import AlignModelIO
 import AlignNN
 import AlignTensor
+import Foundation
+
+/// Supplies a model's initial tensors by Hugging Face name and expected shape.
+public typealias WeightSource = (_ name: String, _ shape: [Int]) throws -> Tensor
 
 /// A Llama-family decoder-only language model (`LlamaForCausalLM` and its Qwen2 / Mistral
 /// relatives): token embedding, pre-norm decoder layers with rotary grouped-query attention and
@@ -15,22 +20,58 @@ public final class LlamaForCausalLM: Module {
     public let lmHead: Linear?
     public let rotary: RotaryTable
 
-    /// A randomly initialised model (weights N(0, 0.02²) as transformers' `initializer_range`).
-    public init(_ configuration: LlamaConfiguration, seed: UInt64 = 0) throws {
+    /// Builds the model with every tensor taken from `weights` (by Hugging Face name).
+    public init(_ configuration: LlamaConfiguration, weights: WeightSource) throws {
         self.configuration = configuration
-        var g = RandomGenerator(seed: seed)
         let c = configuration
-        embedTokens = Embedding(c.vocabSize, c.hiddenSize, std: 0.02, generator: &g)
-        layers = (0..<c.numHiddenLayers).map { _ in
-            DecoderLayer(hidden: c.hiddenSize, intermediate: c.intermediateSize, heads: c.numAttentionHeads,
-                         kvHeads: c.numKeyValueHeads, headDim: c.resolvedHeadDim, qkvBias: c.attentionBias,
-                         eps: c.rmsNormEps, generator: &g)
+        let hd = c.resolvedHeadDim
+        func linear(_ name: String, _ out: Int, _ inF: Int, bias: Bool) throws -> Linear {
+            Linear(weight: try weights(name + ".weight", [out, inF]), bias: bias ? try weights(name + ".bias", [out]) : nil)
         }
-        norm = RMSNorm(c.hiddenSize, eps: c.rmsNormEps)
-        lmHead = c.tieWordEmbeddings ? nil : Linear(weight: Tensor.randomNormal([c.vocabSize, c.hiddenSize], std: 0.02, generator: &g))
+        embedTokens = Embedding(weight: try weights("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]))
+        layers = try (0..<c.numHiddenLayers).map { i in
+            let p = "model.layers.\(i)."
+            let attention = CausalSelfAttention(
+                qProj: try linear(p + "self_attn.q_proj", c.numAttentionHeads * hd, c.hiddenSize, bias: c.attentionBias),
+                kProj: try linear(p + "self_attn.k_proj", c.numKeyValueHeads * hd, c.hiddenSize, bias: c.attentionBias),
+                vProj: try linear(p + "self_attn.v_proj", c.numKeyValueHeads * hd, c.hiddenSize, bias: c.attentionBias),
+                oProj: try linear(p + "self_attn.o_proj", c.hiddenSize, c.numAttentionHeads * hd, bias: false),
+                heads: c.numAttentionHeads, kvHeads: c.numKeyValueHeads)
+            let mlp = GatedMLP(gateProj: try linear(p + "mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                               upProj: try linear(p + "mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                               downProj: try linear(p + "mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false))
+            return DecoderLayer(
+                inputLayerNorm: RMSNorm(weight: try weights(p + "input_layernorm.weight", [c.hiddenSize]), eps: c.rmsNormEps),
+                selfAttention: attention,
+                postAttentionLayerNorm: RMSNorm(weight: try weights(p + "post_attention_layernorm.weight", [c.hiddenSize]), eps: c.rmsNormEps),
+                mlp: mlp)
+        }
+        norm = RMSNorm(weight: try weights("model.norm.weight", [c.hiddenSize]), eps: c.rmsNormEps)
+        lmHead = c.tieWordEmbeddings ? nil : try linear("lm_head", c.vocabSize, c.hiddenSize, bias: false)
         rotary = try c.rotaryTable()
-        for (_, p) in namedParameters() where p.shape.count == 2 && p !== embedTokens.weight && p !== lmHead?.weight {
-            p.assign(Tensor.randomNormal(p.shape, std: 0.02, generator: &g))
+    }
+
+    /// A randomly initialised model: matrices N(0, 0.02²) (transformers' `initializer_range`),
+    /// norm scales 1, biases 0.
+    public convenience init(_ configuration: LlamaConfiguration, seed: UInt64 = 0) throws {
+        var g = RandomGenerator(seed: seed)
+        try self.init(configuration) { name, shape in
+            if name.hasSuffix("norm.weight") { return Tensor.ones(shape) }
+            if name.hasSuffix(".bias") { return Tensor.zeros(shape) }
+            return Tensor.randomNormal(shape, std: 0.02, generator: &g)
+        }
+    }
+
+    /// Loads a Hugging Face model folder (`config.json` + `model.safetensors` or shards).
+    /// Every tensor is checked for presence and shape; a tied LM head may be absent.
+    public convenience init(directory: URL) throws {
+        let configuration = try LlamaConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        let checkpoint = try CheckpointReader(url: directory)
+        try self.init(configuration) { name, shape in
+            guard checkpoint.info(name) != nil else { throw ModelError.missingWeight(name) }
+            let (found, storage) = try checkpoint.loadFloat32(name)
+            guard found == shape else { throw ModelError.shapeMismatch(name: name, expected: shape, found: found) }
+            return Tensor(storage: storage, shape: shape)
         }
     }
 

@@ -58,6 +58,12 @@ public final class RMSNorm: Module {
         self.eps = eps
     }
 
+    /// Wraps an existing scale (for instance loaded from a checkpoint).
+    public init(weight: Tensor, eps: Float) {
+        self.weight = Parameter(weight)
+        self.eps = eps
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor { x.rmsNorm(weight: weight.value, eps: eps) }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
@@ -74,6 +80,13 @@ public final class LayerNorm: Module {
     public init(_ dim: Int, eps: Float = 1e-5, bias: Bool = true) {
         weight = Parameter(Tensor.ones([dim]))
         self.bias = bias ? Parameter(Tensor.zeros([dim])) : nil
+        self.eps = eps
+    }
+
+    /// Wraps existing parameters (for instance loaded from a checkpoint).
+    public init(weight: Tensor, bias: Tensor?, eps: Float) {
+        self.weight = Parameter(weight)
+        self.bias = bias.map { Parameter($0) }
         self.eps = eps
     }
 

@@ -17,6 +17,13 @@ public final class CausalSelfAttention: Module {
         oProj = Linear(heads * hd, hidden, bias: false, generator: &generator)
     }
 
+    /// Assembles the block from existing projections.
+    public init(qProj: Linear, kProj: Linear, vProj: Linear, oProj: Linear, heads: Int, kvHeads: Int) {
+        self.qProj = qProj; self.kProj = kProj; self.vProj = vProj; self.oProj = oProj
+        self.heads = heads; self.kvHeads = kvHeads
+        self.headDim = qProj.weight.shape[0] / heads
+    }
+
     /// x (batch, seq, hidden) → (batch, seq, hidden). `positions` has one id per token.
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?) -> Tensor {
         let q = qProj(x).rotary(rotary, positions: positions, heads: heads)
@@ -44,6 +51,11 @@ public final class GatedMLP: Module {
         downProj = Linear(intermediate, hidden, bias: false, generator: &generator)
     }
 
+    /// Assembles the block from existing projections.
+    public init(gateProj: Linear, upProj: Linear, downProj: Linear) {
+        self.gateProj = gateProj; self.upProj = upProj; self.downProj = downProj
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         downProj(gateProj(x).silu() * upProj(x))
     }
@@ -67,6 +79,12 @@ public final class DecoderLayer: Module {
                                             qkvBias: qkvBias, generator: &generator)
         postAttentionLayerNorm = RMSNorm(hidden, eps: eps)
         mlp = GatedMLP(hidden: hidden, intermediate: intermediate, generator: &generator)
+    }
+
+    /// Assembles the layer from existing parts.
+    public init(inputLayerNorm: RMSNorm, selfAttention: CausalSelfAttention, postAttentionLayerNorm: RMSNorm, mlp: GatedMLP) {
+        self.inputLayerNorm = inputLayerNorm; self.selfAttention = selfAttention
+        self.postAttentionLayerNorm = postAttentionLayerNorm; self.mlp = mlp
     }
 
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?) -> Tensor {
