@@ -3,4 +3,5 @@ import ArgumentParser
 /// Every `align` subcommand, in the order `align --help` lists them. Each lives in Commands/.
 let alignSubcommands: [ParsableCommand.Type] = [
     Inspect.self,
+    ConvertGGUF.self,
 ]
