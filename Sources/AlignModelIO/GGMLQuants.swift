@@ -6,10 +6,15 @@
 
 /// A GGML tensor element type, with ggml's numbering (the value stored in GGUF tensor infos).
 public enum GGMLType: UInt32, CaseIterable, Sendable, CustomStringConvertible {
+    /// Plain floats and the legacy 32-element block quantisations.
     case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
+    /// K-quants: 256-element super-blocks with 6- or 8-bit sub-block scales.
     case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
+    /// Importance-matrix quantisations (recognised for validation; not dequantised here).
     case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22, iq4_XS = 23
+    /// Integers, doubles and bfloat16.
     case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_M = 29, bf16 = 30
+    /// Ternary and microscaling formats (recognised for validation; not dequantised here).
     case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39
 
     /// Elements per block (1 for plain types, 32 for the legacy quants, 256 for K-quants).

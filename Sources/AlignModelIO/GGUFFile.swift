@@ -4,7 +4,9 @@ import Foundation
 
 /// The type tag of a GGUF metadata value (`gguf_type` in ggml).
 public enum GGUFValueType: UInt32, Sendable {
+    /// Fixed-size numbers and booleans.
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7
+    /// Strings, arrays, and the 64-bit numbers added in GGUF v2.
     case string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12
 
     /// Size in bytes of a fixed-size value; nil for strings and arrays.
@@ -21,7 +23,9 @@ public enum GGUFValueType: UInt32, Sendable {
 
 /// A GGUF metadata value, keeping its exact on-disk type so a file can be rewritten faithfully.
 public indirect enum GGUFValue: Equatable, Sendable {
+    /// Integers of each width.
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    /// Floats, booleans, strings and the 64-bit types.
     case float32(Float), bool(Bool), string(String), uint64(UInt64), int64(Int64), float64(Double)
     /// An array whose elements all have the given type.
     case array(GGUFValueType, [GGUFValue])
@@ -151,6 +155,10 @@ public struct GGUFFile: @unchecked Sendable {
             throw reader.malformed("not a GGUF file: magic is 0x\(String(magic, radix: 16)), expected \"GGUF\"")
         }
         let version = try reader.read(UInt32.self, what: "version")
+        if version.byteSwapped == 2 || version.byteSwapped == 3 {
+            // The magic is stored as bytes, so only the version reveals a big-endian file.
+            throw ModelIOError.unsupported(path: url.path, reason: "big-endian GGUF files are not supported")
+        }
         guard version == 2 || version == 3 else {
             throw ModelIOError.unsupported(path: url.path, reason: "GGUF version \(version); only versions 2 and 3 are supported")
         }

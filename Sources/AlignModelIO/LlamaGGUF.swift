@@ -32,15 +32,18 @@ public struct LlamaConfig: Equatable, Sendable {
     /// Padding token id, if known.
     public var padTokenID: Int?
 
-    /// Dimension of one attention head.
-    public var headDimension: Int { hiddenSize / headCount }
+    /// Dimension of one attention head (`head_dim`, `llama.attention.key_length`); usually
+    /// `hiddenSize / headCount`, but some models decouple the two.
+    public var headDimension: Int
 
     /// A configuration from explicit values.
     public init(
         hiddenSize: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int, intermediateSize: Int,
         rmsNormEpsilon: Double, ropeTheta: Double, vocabularySize: Int, maxPositionEmbeddings: Int,
-        tieWordEmbeddings: Bool, bosTokenID: Int? = nil, eosTokenID: Int? = nil, padTokenID: Int? = nil
+        tieWordEmbeddings: Bool, headDimension: Int? = nil,
+        bosTokenID: Int? = nil, eosTokenID: Int? = nil, padTokenID: Int? = nil
     ) {
+        self.headDimension = headDimension ?? hiddenSize / max(headCount, 1)
         self.hiddenSize = hiddenSize
         self.layerCount = layerCount
         self.headCount = headCount
@@ -86,8 +89,12 @@ public struct LlamaConfig: Equatable, Sendable {
         rmsNormEpsilon = try decimal("attention.layer_norm_rms_epsilon", default: 1e-6)
         ropeTheta = try decimal("rope.freq_base", default: 10000)
         maxPositionEmbeddings = try integer("context_length")
-        guard headCount > 0, keyValueHeadCount > 0, headCount % keyValueHeadCount == 0, hiddenSize % headCount == 0 else {
-            throw ModelIOError.malformed(path: path, reason: "inconsistent head counts: \(headCount) heads, \(keyValueHeadCount) key/value heads, hidden size \(hiddenSize)")
+        headDimension = file.metadata["llama.attention.key_length"]?.intValue ?? hiddenSize / max(headCount, 1)
+        // Rotary embeddings pair up dimensions, so a head must have an even size.
+        let explicitHeadDimension = file.metadata["llama.attention.key_length"] != nil
+        guard headCount > 0, keyValueHeadCount > 0, headCount % keyValueHeadCount == 0,
+              headDimension > 0, headDimension % 2 == 0, explicitHeadDimension || hiddenSize % headCount == 0 else {
+            throw ModelIOError.malformed(path: path, reason: "inconsistent attention shape: \(headCount) heads, \(keyValueHeadCount) key/value heads, head size \(headDimension), hidden size \(hiddenSize)")
         }
         if let size = file.metadata["llama.vocab_size"]?.intValue {
             vocabularySize = size
@@ -146,6 +153,8 @@ public struct LlamaConfig: Equatable, Sendable {
             ("llama.attention.layer_norm_rms_epsilon", .float32(Float(rmsNormEpsilon))),
             ("llama.vocab_size", .uint32(UInt32(vocabularySize))),
             ("llama.rope.dimension_count", .uint32(UInt32(headDimension))),
+            ("llama.attention.key_length", .uint32(UInt32(headDimension))),
+            ("llama.attention.value_length", .uint32(UInt32(headDimension))),
         ]
         if let bosTokenID { entries.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bosTokenID)))) }
         if let eosTokenID { entries.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eosTokenID)))) }

@@ -39,6 +39,7 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
+    /// "<path>: <kind>: <reason>".
     public var description: String {
         switch self {
         case .io: return "\(path): I/O error: \(reason)"

@@ -8,15 +8,18 @@ import Foundation
 /// because its writer sorts tensors by that order (largest first) and ``SafetensorsWriter``
 /// reproduces its byte layout exactly.
 public enum SafetensorsDType: String, CaseIterable, Sendable, Comparable {
+    /// One-byte types.
     case bool = "BOOL"
     case uint8 = "U8"
     case int8 = "I8"
     case float8E5M2 = "F8_E5M2"
     case float8E4M3 = "F8_E4M3"
+    /// Two-byte types.
     case int16 = "I16"
     case uint16 = "U16"
     case float16 = "F16"
     case bfloat16 = "BF16"
+    /// Four- and eight-byte types.
     case int32 = "I32"
     case uint32 = "U32"
     case float32 = "F32"
@@ -37,6 +40,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Comparable {
     /// Position in the reference implementation's enum (its sort key).
     var rank: Int { SafetensorsDType.allCases.firstIndex(of: self)! }
 
+    /// Orders dtypes as the reference implementation's enum does (its sort key when writing).
     public static func < (lhs: SafetensorsDType, rhs: SafetensorsDType) -> Bool { lhs.rank < rhs.rank }
 }
 

@@ -73,6 +73,11 @@ struct GGUFReadingTests {
                 #expect(reason.contains("version \(version)"))
             }
         }
+        // A big-endian file has the same magic bytes but a byte-swapped version.
+        bytes.replaceSubrange(4..<8, with: [0, 0, 0, 3])
+        let bigEndian = folder.appendingPathComponent("be.gguf")
+        try bytes.write(to: bigEndian)
+        #expect(expectModelIOError({ _ = try GGUFFile(url: bigEndian) })?.reason.contains("big-endian") == true)
     }
 }
 

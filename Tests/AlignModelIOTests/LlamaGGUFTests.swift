@@ -54,6 +54,15 @@ struct LlamaGGUFTests {
         #expect(!config.tieWordEmbeddings && config.vocabularySize == 64 && config.maxPositionEmbeddings == 128)
         let json = try JSONSerialization.jsonObject(with: try config.huggingFaceJSON()) as! [String: Any]
         #expect(json["num_key_value_heads"] as? Int == 2)
+        // A head size decoupled from hidden / heads survives a GGUF round trip (key_length).
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var wide = config
+        wide.headDimension = 16
+        wide.tieWordEmbeddings = true
+        let url = folder.appendingPathComponent("wide.gguf")
+        try LlamaGGUF.write(huggingFaceTensors: [], config: wide, to: url)
+        #expect(try LlamaConfig(gguf: GGUFFile(url: url)) == wide)
         // Not a llama file: refused.
         let quants = try GGUFFile(url: fixturesURL.appendingPathComponent("gguf/quants.gguf"))
         guard case .unsupported? = expectModelIOError({ _ = try LlamaConfig(gguf: quants) }) else {

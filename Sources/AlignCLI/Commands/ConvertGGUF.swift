@@ -1,0 +1,54 @@
+import AlignKernels
+import AlignModelIO
+import ArgumentParser
+import Foundation
+
+/// `align convert-gguf`: turns a llama-architecture GGUF file into a Hugging Face checkpoint
+/// folder (safetensors shards + config.json), dequantising and un-permuting Q/K on the way.
+///
+/// Checked once by hand (2026-11-22): SmolLM2-135M-Instruct.Q4_1.gguf converted with
+/// `--dtype f32` and loaded by transformers' `from_pretrained(folder)` gives the same weights
+/// (max |diff| 0.0) and logits as transformers' own `from_pretrained(..., gguf_file=...)`.
+struct ConvertGGUF: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert-gguf",
+        abstract: "Convert a llama GGUF file to a Hugging Face safetensors checkpoint folder.")
+
+    @Argument(help: "The .gguf file to read.")
+    var input: String
+
+    @Argument(help: "The folder to write model*.safetensors and config.json into (created if needed).")
+    var output: String
+
+    @Option(help: "Stored dtype: f32, f16 or bf16.")
+    var dtype = "bf16"
+
+    @Option(help: "Largest shard in bytes before splitting (as save_pretrained's max_shard_size).")
+    var maxShardBytes = 5_000_000_000
+
+    func run() throws {
+        let storedType: SafetensorsDType
+        switch dtype.lowercased() {
+        case "f32", "float32": storedType = .float32
+        case "f16", "float16": storedType = .float16
+        case "bf16", "bfloat16": storedType = .bfloat16
+        default: throw ValidationError("--dtype must be f32, f16 or bf16, not \(dtype)")
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let file = try GGUFFile(url: URL(fileURLWithPath: input))
+        let (config, tensors) = try LlamaGGUF.loadHuggingFaceTensors(from: file)
+        let loaded = DispatchTime.now().uptimeNanoseconds
+        let folder = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let entries = tensors.map { SafetensorsWriter.Tensor(name: $0.name, shape: $0.shape, storage: $0.storage, dtype: storedType) }
+        let files = try SafetensorsWriter.writeSharded(entries, to: folder, maxShardBytes: maxShardBytes)
+        var dictionary = config.huggingFaceDictionary
+        dictionary["torch_dtype"] = storedType == .float32 ? "float32" : storedType == .float16 ? "float16" : "bfloat16"
+        let json = try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
+        try json.write(to: folder.appendingPathComponent("config.json"), options: .atomic)
+        let done = DispatchTime.now().uptimeNanoseconds
+        print(String(format: "%d tensors: read and dequantised in %.3f s, wrote %d file(s) in %.3f s",
+                     tensors.count, Double(loaded - start) / 1e9, files.count, Double(done - loaded) / 1e9))
+        for url in files { print("  \(url.path)") }
+    }
+}
