@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], swiftSettings: v5),

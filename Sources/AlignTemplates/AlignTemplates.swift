@@ -1,1 +1,1 @@
-// The AlignTemplates module. See Package.swift for its place among the layers.
+// The AlignTemplates module: a Jinja interpreter for Hugging Face chat templates. See Package.swift for its place among the layers.

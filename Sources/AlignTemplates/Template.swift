@@ -1,0 +1,135 @@
+// Public entry points: a general Jinja template and the chat-template wrapper transformers users know.
+
+/// A parsed Jinja template (the subset real Hugging Face chat templates use), ready to render many times.
+///
+/// Rendering follows Jinja2 as transformers configures it for chat templates: `trim_blocks` and
+/// `lstrip_blocks` on, the default `Undefined` (missing names render empty and are falsy), Python-style
+/// printing of values, and transformers' `tojson`, `raise_exception`, `strftime_now` and `namespace`.
+/// Anything outside the supported subset is a thrown ``TemplateError``, never silently wrong text.
+public struct Template {
+    /// The source text.
+    public let source: String
+    let nodes: [Node]
+
+    /// Parses `source`; throws a ``TemplateError`` (with its line) on a syntax error or unsupported statement.
+    public init(_ source: String, options: TemplateOptions = TemplateOptions()) throws {
+        self.source = source
+        self.nodes = try Parser.parse(try Lexer.tokenize(source, options: options))
+    }
+
+    /// Renders with `context` as the template's variables.
+    public func render(context: [String: TemplateValue] = [:]) throws -> String {
+        try Interpreter(context: context).render(nodes)
+    }
+}
+
+/// One chat message in the usual `{"role": ..., "content": ...}` shape, with the optional tool fields.
+public struct ChatMessage: Codable, Equatable, Sendable {
+    /// "system", "user", "assistant", "tool", ...
+    public var role: String
+    /// The text; nil for an assistant turn that only calls tools.
+    public var content: String?
+    /// For `tool` messages: the tool's name.
+    public var name: String?
+    /// For `tool` messages: the id of the call being answered.
+    public var toolCallID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case role, content, name
+        case toolCallID = "tool_call_id"
+    }
+
+    /// A message with `role` and `content`.
+    public init(role: String, content: String?, name: String? = nil, toolCallID: String? = nil) {
+        self.role = role
+        self.content = content
+        self.name = name
+        self.toolCallID = toolCallID
+    }
+
+    /// The dict the template sees; absent optional fields are absent keys (not None), as in transformers.
+    public var templateValue: [String: TemplateValue] {
+        var d: [String: TemplateValue] = ["role": .string(role)]
+        d["content"] = content.map { .string($0) } ?? TemplateValue.none
+        if let name { d["name"] = .string(name) }
+        if let toolCallID { d["tool_call_id"] = .string(toolCallID) }
+        return d
+    }
+}
+
+/// A model's chat template: turns a conversation into the exact prompt text the model was trained on.
+public struct ChatTemplate {
+    /// The compiled template.
+    public let template: Template
+
+    /// Parses a chat template (the `chat_template` string of a tokenizer_config.json or GGUF metadata).
+    public init(_ source: String) throws {
+        template = try Template(source)
+    }
+
+    /// Renders `messages` as transformers' `apply_chat_template(..., tokenize=False)` does.
+    ///
+    /// - Parameters:
+    ///   - messages: the conversation; each message is a dict (role, content, and e.g. tool_calls). Keys keep
+    ///     the order given in `messageKeyOrder` style only if passed as ``TemplateValue/object(_:)``; plain
+    ///     Swift dictionaries are converted with `role` and `content` first, the rest sorted.
+    ///   - addGenerationPrompt: append the assistant header so the model writes the next turn.
+    ///   - tools: JSON-schema tool definitions, or nil (the template sees `tools` as None, as transformers passes it).
+    ///   - documents: retrieval documents, or nil (None).
+    ///   - extra: more variables: `bos_token`, `eos_token`, `date_string`, ...
+    public func render(
+        messages: [[String: TemplateValue]], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+    ) throws -> String {
+        try render(
+            conversation: messages.map { .object(ChatTemplate.orderedMessage($0)) }, addGenerationPrompt: addGenerationPrompt,
+            tools: tools, documents: documents, extra: extra)
+    }
+
+    /// Renders typed ``ChatMessage`` values; see ``render(messages:addGenerationPrompt:tools:documents:extra:)``.
+    public func render(
+        messages: [ChatMessage], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+    ) throws -> String {
+        try render(messages: messages.map(\.templateValue), addGenerationPrompt: addGenerationPrompt, tools: tools,
+                   documents: documents, extra: extra)
+    }
+
+    /// Renders a conversation already held as template values (e.g. parsed with ``TemplateValue/init(json:)``,
+    /// which keeps each message's key order).
+    public func render(
+        conversation: [TemplateValue], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+    ) throws -> String {
+        var context = extra
+        // transformers always passes these three names, so `tools is defined` holds even without tools.
+        context["messages"] = .array(conversation.map(ChatTemplate.aliasReasoning))
+        context["tools"] = tools.map { .array($0) } ?? TemplateValue.none
+        context["documents"] = documents.map { .array($0) } ?? TemplateValue.none
+        context["add_generation_prompt"] = .bool(addGenerationPrompt)
+        return try template.render(context: context)
+    }
+
+    /// transformers copies a message's reasoning (`reasoning_content`, `thinking` or `reasoning`) under both
+    /// `thinking` and `reasoning_content`, so templates that read either name see it.
+    static func aliasReasoning(_ message: TemplateValue) -> TemplateValue {
+        guard case .object(let o) = message else { return message }
+        let fields = ["reasoning_content", "thinking", "reasoning"]
+        guard let reasoning = fields.lazy.compactMap({ key -> TemplateValue? in
+            guard let v = o[key], v != .none else { return nil }
+            return v
+        }).first else { return message }
+        var aliased = TemplateObject([("thinking", reasoning)])
+        for (k, v) in o.pairs { aliased[k] = v }
+        aliased["reasoning_content"] = reasoning
+        return .object(aliased)
+    }
+
+    /// Swift dictionaries are unordered; give messages a stable, conventional key order.
+    static func orderedMessage(_ message: [String: TemplateValue]) -> TemplateObject {
+        var object = TemplateObject()
+        for key in ["role", "content"] { if let v = message[key] { object[key] = v } }
+        for key in message.keys.sorted() where key != "role" && key != "content" { object[key] = message[key]! }
+        return object
+    }
+}
