@@ -14,7 +14,7 @@ import pathlib
 
 import jinja2
 import transformers
-from transformers.utils.chat_template_utils import render_jinja_template
+from transformers.utils.chat_template_utils import _compile_jinja_template, render_jinja_template
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "Tests" / "AlignTemplatesTests" / "Fixtures"
@@ -84,6 +84,146 @@ TOOL_CONVERSATION = [
 TOOL_TEMPLATES = {"qwen2_5", "llama_3_1", "mistral_v0_3"}
 
 
+# Small templates, each rendered with SNIPPET_CONTEXT through transformers' compiled environment: they pin down
+# expression semantics, filters, tests, whitespace control and value printing one construct at a time.
+SNIPPET_CONTEXT = {
+    "d": {"b": 1, "a": [1, 2.5, None, True, "x"], "s": "it's"},
+    "msgs": [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": " hi "},
+        {"role": "assistant", "content": "yo", "tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]},
+        {"role": "user", "content": "bye"},
+    ],
+    "n": 7,
+    "f": 2.5,
+    "s": "Hello, World",
+    "empty": "",
+    "nothing": None,
+}
+SNIPPETS = [
+    # literals and printing
+    "{{ 1 }}|{{ 1.0 }}|{{ -0.5 }}|{{ 1e3 }}|{{ 1.5e-7 }}|{{ 123456789012345678.0 }}|{{ 0.1 + 0.2 }}",
+    "{{ true }}|{{ False }}|{{ none }}|{{ None }}|{{ nothing }}|{{ missing }}|",
+    "{{ 'a\\tb\\n' }}|{{ \"q'\" }}|{{ 'x\\u00e9\\x41' }}|{{ 'a' 'b' }}",
+    "{{ [1, 'a', none, true, 2.0, [], {}] }}|{{ {'k': 'v', 'n': [1]} }}|{{ (1, 'a') }}|{{ (1,) }}|{{ () }}",
+    "{{ ['it\\'s', 'say \"hi\"', 'both \\' \"', 'back\\\\slash', 'new\\nline'] }}",
+    "{{ d }}|{{ d.a }}|{{ d['s'] }}|{{ d.missing }}|{{ d['missing'] }}",
+    # arithmetic and operators
+    "{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 6 / 3 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ 7.5 // 2 }} {{ -7.5 % 2 }}",
+    "{{ 1 + 2 * 3 - 4 }} {{ (1 + 2) * 3 }} {{ -n }} {{ - 3 + 1 }} {{ n + f }} {{ true + 1 }}",
+    "{{ 'a' + 'b' }} {{ 'a' ~ 1 ~ none ~ missing ~ [1] }} {{ 'ab' * 3 }} {{ [1] * 3 }} {{ [1] + [2] }}",
+    "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 'a' < 'b' }} {{ 'B' < 'a' }} {{ [1, 2] < [1, 3] }} {{ 1 == 1.0 }} {{ 1 != '1' }}",
+    "{{ 'a' in 'cat' }} {{ 'z' not in 'cat' }} {{ 2 in [1, 2] }} {{ 'b' in d }} {{ 'x' in missing }} {{ not 'a' in 'b' }}",
+    "{{ 0 or 'x' }} {{ 1 and 'y' }} {{ [] or none }} {{ '' and 1 }} {{ not none }} {{ not 0 and 1 }}",
+    "{{ 'yes' if n > 5 else 'no' }}|{{ 'yes' if n > 50 }}|{{ 'a' if false else 'b' if false else 'c' }}",
+    "{{ '%s-%d' % ('a', 3) }} {{ '%s' % 'x' }} {{ '%.2f' % 3.14159 }} {{ '100%%' % () }}",
+    # access and slicing
+    "{{ msgs[0].role }} {{ msgs[-1]['content'] }} {{ msgs[10] }} {{ msgs[1:3] | map(attribute='role') | list }}",
+    "{{ s[::-1] }} {{ s[1:] }} {{ s[:-1] }} {{ s[-5:] }} {{ s[::2] }} {{ [1,2,3,4][::-1] }} {{ [1,2,3][5:] }} {{ s[0] }} {{ s[-1] }}",
+    "{{ msgs[2].tool_calls[0].function.arguments.x }} {{ msgs[2]['tool_calls'][0]['function']['name'] }}",
+    # string methods
+    "[{{ '  x y  '.strip() }}][{{ 'xxhixx'.strip('x') }}][{{ '  a'.lstrip() }}][{{ 'a  '.rstrip() }}][{{ '..a..'.rstrip('.') }}]",
+    "{{ ' a  b c '.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a b c'.split(' ', 1) }} {{ 'a-b-c'.rsplit('-', 1) }} {{ 'x'.split('y') }}",
+    "{{ s.startswith('Hell') }} {{ s.endswith(('x', 'ld')) }} {{ s.upper() }} {{ s.lower() }} {{ 'hello wORLD-x y_z'.title() }}",
+    "{{ s.replace('l', 'L') }} {{ s.replace('l', 'L', 1) }} {{ s.find('World') }} {{ s.find('zz') }} {{ s.count('l') }} {{ '-'.join(['a', 'b']) }}",
+    "{{ '{} and {}'.format(1, 'b') }} {{ '{0}{1}{0}'.format('a', 'b') }} {{ '{name}!'.format(name='x') }} {{ '{{}}'.format() }}",
+    "{{ 'ab\\ncd\\r\\nef'.splitlines() }} {{ 'hELLO wORLD'.capitalize() }} {{ '123'.isdigit() }} {{ 'abc'.isalpha() }}",
+    # dict methods
+    "{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}|{{ d.keys() | list }}|{{ d.values() | list }}|{{ d.get('b') }}|{{ d.get('q', 'dflt') }}|{{ d.get('q') }}",
+    # filters
+    "[{{ '  pad  ' | trim }}][{{ 'xxay' | trim('x') }}][{{ s | upper }}][{{ s | lower }}][{{ 'hello WORLD' | capitalize }}][{{ 'hello wORLD-x (y) [z]' | title }}]",
+    "{{ s | length }} {{ msgs | length }} {{ d | length }} {{ missing | length }} {{ 'é' | length }} {{ msgs | count }}",
+    "{{ [1, 2] | join }} {{ ['a', 'b'] | join(', ') }} {{ msgs | join('|', attribute='role') }}",
+    "{{ missing | default('dflt') }} {{ nothing | default('dflt') }} {{ empty | default('dflt') }} {{ empty | default('dflt', true) }} {{ missing | d('x') }}",
+    "{{ [3, 1, 2] | first }} {{ [3, 1, 2] | last }} {{ 'abc' | first }} {{ [] | first }} {{ 'abc' | list }} {{ d | list }}",
+    "{{ d | items | list }} {{ missing | items | list }} {{ d | dictsort }} {{ {'b': 2, 'A': 1} | dictsort }}",
+    "{{ 'aXbX' | replace('X', '-') }} {{ 42 | string }} {{ [1] | string }} {{ none | string }} {{ 'x' | safe }}",
+    "{{ '42' | int }} {{ '4.7' | int }} {{ 'x' | int }} {{ 'x' | int(5) }} {{ 3.9 | int }} {{ true | int }} {{ '0x1A' | int(0, 16) }} {{ ' 12 ' | int }}",
+    "{{ '2.5' | float }} {{ 3 | float }} {{ 'x' | float }} {{ -3 | abs }} {{ -2.5 | abs }} {{ 2.5 | round }} {{ 3.5 | round }} {{ 2.675 | round(2) }} {{ 2.1 | round(0, 'ceil') }} {{ 2.9 | round(method='floor') }} {{ 7 | round }}",
+    "{{ msgs | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }} {{ msgs | rejectattr('role', 'eq', 'user') | list | length }}",
+    "{{ msgs | selectattr('tool_calls', 'defined') | list | length }} {{ msgs | selectattr('tool_calls') | list | length }} {{ msgs | rejectattr('tool_calls', 'undefined') | map(attribute='role') | first }}",
+    "{{ [1, 2, 3, 4] | select('odd') | list }} {{ [1, 2, 3, 4] | reject('even') | list }} {{ ['a', '', 'b'] | select | list }} {{ [1, 5, 10] | select('gt', 3) | list }}",
+    "{{ ['a', 'b'] | map('upper') | list }} {{ msgs | map(attribute='missing', default='?') | list }} {{ msgs | map(attribute='role') | join(',') }}",
+    "{{ msgs | selectattr('tool_calls', 'defined') | map(attribute='tool_calls.0.function.name') | list }}",
+    "{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent(2, blank=true) }}|{{ 'a\\nb' | indent('> ') }}",
+    "{{ [3, 1, 2] | sort }} {{ ['b', 'A', 'c'] | sort }} {{ [3, 1, 2] | sort(reverse=true) }} {{ msgs | sort(attribute='role') | map(attribute='content') | list }}",
+    "{{ [1, 2, 1, 3] | unique | list }} {{ [1, 2] | reverse | list }} {{ 'abc' | reverse }} {{ [1, 2, 3] | sum }} {{ [1, 5, 2] | max }} {{ [4, 2, 8] | min }}",
+    "{{ 'a <b> & \"c\"' | e }} {{ '%s=%s' | format('k', 3) }} {{ 'one two  three' | wordcount }} {{ d | attr('b') }}",
+    # tojson
+    "{{ d | tojson }}",
+    "{{ msgs[2] | tojson(indent=2) }}",
+    "{{ {'é': 'ü\\n\\t\"\\\\', 'ctl': '\\x01\\x7f', 'f': 1.0, 'big': 1e20, 'neg': -0.0} | tojson }}",
+    "{{ {'b': 1, 'a': {'d': [], 'c': {}}} | tojson(sort_keys=true) }} {{ [1, [2]] | tojson(separators=(',', ':')) }} {{ {'é': 1} | tojson(ensure_ascii=true) }}",
+    "{{ 'plain' | tojson }} {{ none | tojson }} {{ [true, false] | tojson }} {{ (1, 2) | tojson }} {{ {'a': [1, {'b': 2}]} | tojson(indent=4) }}",
+    # tests
+    "{{ missing is defined }} {{ missing is undefined }} {{ nothing is none }} {{ s is string }} {{ d is mapping }} {{ msgs is iterable }} {{ n is number }} {{ f is number }} {{ true is number }}",
+    "{{ missing is iterable }} {{ missing is sequence }} {{ s is sequence }} {{ d is sequence }} {{ n is iterable }} {{ nothing is iterable }} {{ true is boolean }} {{ 1 is boolean }}",
+    "{{ n is odd }} {{ n is even }} {{ n is divisibleby 7 }} {{ n is divisibleby(2) }} {{ 'x' is equalto 'x' }} {{ n is eq 7 }} {{ n is gt 3 }} {{ n is not lt 3 }} {{ 'ab' is lower }} {{ 'AB' is upper }} {{ 2 is in [1, 2] }}",
+    "{{ n is integer }} {{ f is float }} {{ n is float }} {{ true is true }} {{ false is false }} {{ 0 is false }} {{ namespace is callable }} {{ n is not none }} {{ nothing is sameas none }}",
+    # statements
+    "{% for m in msgs %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }};{% endfor %}",
+    "{% for m in msgs %}[{{ loop.previtem.role if loop.previtem is defined else '-' }}>{{ m.role }}>{{ loop.nextitem.role if loop.nextitem is defined else '-' }}]{% endfor %}",
+    "{% for m in msgs if m.role == 'user' %}{{ loop.index }}/{{ loop.length }}:{{ m.content }};{% else %}none{% endfor %}",
+    "{% for m in msgs if m.role == 'nobody' %}x{% else %}empty{% endfor %}|{% for x in missing %}x{% else %}undefined-empty{% endfor %}",
+    "{% for k in d %}{{ k }},{% endfor %}|{% for c in 'abc' %}{{ c }}.{% endfor %}|{% for a, b in [(1, 2), [3, 4]] %}{{ a + b }};{% endfor %}",
+    "{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}|{{ range(2, 8, 3) | list }}",
+    "{% for i in [1, 2] %}{% for j in 'ab' %}{{ loop.index }}{{ j }}{{ i }} {% endfor %}{% endfor %}",
+    "{% for i in [1, 2, 3] %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
+    "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }},{% endfor %}{{ x }}",
+    "{% set ns = namespace(count=0, found=false) %}{% for m in msgs %}{% if m.role == 'user' %}{% set ns.count = ns.count + 1 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.count }} {{ ns.found }}",
+    "{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = 1, 2 %}{{ t }}{% set lst = [1] + [2] %}{{ lst }}",
+    "{% set block %}inner {{ n }}{% endset %}[{{ block }}]",
+    "{% if n > 10 %}big{% elif n > 5 %}mid{% else %}small{% endif %}|{% if missing %}x{% elif nothing %}y{% endif %}|",
+    "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('A') }} {{ greet('B', '?') }} {{ greet(name='C', punct='.') }} {{ greet() }}",
+    "{% macro wrap() %}<{{ caller() }}>{% endmacro %}{% call wrap() %}body {{ n }}{% endcall %}",
+    "{% filter upper %}shout {{ s }}{% endfilter %}",
+    "{{ dict(a=1, b='x') }} {{ dict(a=1) | tojson }} {{ namespace(a=1).a }}",
+    "{% raw %}{{ not parsed }} {% if %}{% endraw %}",
+    "{#- comment -#}  A  {# another #}B",
+    # whitespace control (trim_blocks / lstrip_blocks / explicit markers)
+    "<ul>\n  {% for i in [1, 2] %}\n    <li>{{ i }}</li>\n  {% endfor %}\n</ul>\n",
+    "a  {%- if true %}  b  {% endif -%}  c\n{{- ' d ' -}}\n  e",
+    "line1\n    {# note #}\nline2\n  {%+ if true %}kept-indent{% endif %}\n  {% if true +%}\nno-trim{% endif %}",
+    "x {{ 'y' }}\n  {{ 'z' }}\n\n",
+    "  {% if true %}\n\tindented\n  {% endif %}\n  tail {% if true %}inline{% endif %}\n",
+    "{% for m in msgs %}\n{{ m.role }}\n{% endfor %}",
+    "{%- for m in msgs -%}\n   {{ m.role }}  \n{%- endfor %}\r\nEnd\r\n",
+    # errors: each must raise, never render text
+    "{{ missing.attr }}",
+    "{{ d.missing.deeper }}",
+    "{{ 1 + 'a' }}",
+    "{{ missing + 1 }}",
+    "{{ 1 / 0 }}",
+    "{{ 'a' < 1 }}",
+    "{{ missing() }}",
+    "{{ d | tojson(bogus=1) }}",
+    "{{ missing | tojson }}",
+    "{% for a, b in [1, 2] %}{% endfor %}",
+    "{{ raise_exception('custom failure') }}",
+    "{% if true %}unclosed",
+    "{{ 1 + }}",
+    "{{ 'unterminated }}",
+    "{% endfor %}",
+    "{% set ns = namespace() %}{% set ns._private = 1 %}",
+    "{% set x = 1 %}{% set x.attr = 2 %}",
+    "{{ d.update({'c': 1}) }}",
+    "{{ [1, 2].append(3) }}",
+    "{{ nothing[0] }}x",
+    "{{ msgs | map(attribute='tool_calls.0.function.name') | list }}",
+    "{{ [1, 'a'] | sort }}",
+    "{{ 'x' | unknownfilter }}",
+    "{{ 1 is unknowntest }}",
+    "{% include 'other.jinja' %}",
+]
+
+
+def render_snippet(source):
+    try:
+        return {"expected": _compile_jinja_template(source).render(**SNIPPET_CONTEXT)}
+    except Exception as error:  # noqa: BLE001 - any failure is a case the Swift side must also refuse
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
 def render(template, tokens, messages, add_generation_prompt, tools=None):
     try:
         rendered, _ = render_jinja_template(
@@ -121,6 +261,16 @@ def main():
         "tools": TOOLS,
         "cases": cases,
     }
+    snippets = {
+        "generator": "scripts/make_template_fixtures.py",
+        "transformers": transformers.__version__,
+        "jinja2": jinja2.__version__,
+        "context": SNIPPET_CONTEXT,
+        "cases": [dict(template=source, **render_snippet(source)) for source in SNIPPETS],
+    }
+    snippet_path = FIXTURES / "snippet_renders.json"
+    snippet_path.write_text(json.dumps(snippets, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {len(SNIPPETS)} snippets to {snippet_path.relative_to(ROOT)}")
     path = FIXTURES / "chat_template_renders.json"
     path.write_text(json.dumps(output, indent=1, ensure_ascii=False) + "\n")
     errors = sum("error" in case for case in cases)

@@ -267,6 +267,8 @@ extension Interpreter {
         case "attr":
             try a.check(max: 1, names: ["name"])
             guard let n = try a.string(0, "name") else { throw TemplateError(.runtime, "attr() needs a name", line: line) }
+            // `attr` reads Python attributes only: a dict's keys are not attributes (its methods are).
+            if case .object(let o) = value { return dictMethod(o, n).map { .function($0) } ?? .undefined }
             return try attribute(of: value, n, line: line)
         case "format":
             if !kwargs.isEmpty { throw TemplateError(.unsupported, "format filter with keyword arguments is not supported", line: line) }
@@ -308,7 +310,10 @@ extension Interpreter {
         guard case .string(let p) = path else { throw TemplateError(.runtime, "attribute must be a string", line: line) }
         var current = item
         for part in p.split(separator: ".", omittingEmptySubsequences: false) {
-            if current.isUndefined { return .undefined }
+            // Jinja's attribute getter walks with getitem, which fails on an Undefined midway.
+            if current.isUndefined {
+                throw TemplateError(.runtime, "undefined value while looking up '\(part)' of attribute path '\(p)'", line: line)
+            }
             if let index = Int(part) {
                 current = try self.item(of: current, .int(index), line: line)
             } else {
@@ -348,7 +353,10 @@ extension Interpreter {
         case "common":
             if case .int(let i) = n, precision >= 0 { return .int(i) }
             let x = n.asDouble
-            if precision == 0 { return .double(x.rounded(.toNearestOrEven)) }
+            if precision == 0 || !x.isFinite { return .double(x.rounded(.toNearestOrEven)) }
+            // Python rounds the exact binary value half-to-even in decimal (round(2.675, 2) == 2.67);
+            // the C library's %.Nf does the same, where scaling by 10^N would not.
+            if precision > 0 { return .double(Double(formatFixed(x, digits: precision)) ?? x) }
             return .double((x * scale).rounded(.toNearestOrEven) / scale)
         case "ceil": return .double((n.asDouble * scale).rounded(.up) / scale)
         case "floor": return .double((n.asDouble * scale).rounded(.down) / scale)
@@ -890,8 +898,23 @@ func toInt(_ value: TemplateValue, base: Int) -> TemplateValue? {
         guard d.isFinite, abs(d) < 9.2e18 else { return nil }
         return .int(Int(d))
     case .string(let s):
-        let t = pythonStrip(s, chars: nil, left: true, right: true).replacingUnderscores()
-        if let i = Int(t, radix: base) { return .int(i) }
+        var t = pythonStrip(s, chars: nil, left: true, right: true).replacingUnderscores()
+        var sign = ""
+        if let first = t.first, first == "-" || first == "+" {
+            sign = first == "-" ? "-" : ""
+            t.removeFirst()
+        }
+        // Python accepts a 0x/0o/0b prefix matching the base, and infers the base from it when base is 0.
+        var radix = base
+        for (prefix, prefixBase) in [("0x", 16), ("0o", 8), ("0b", 2)] where t.lowercased().hasPrefix(prefix) {
+            if base == prefixBase || base == 0 {
+                radix = prefixBase
+                t.removeFirst(2)
+            }
+        }
+        if radix == 0 { radix = 10 }
+        if (2...36).contains(radix), let i = Int(sign + t, radix: radix) { return .int(i) }
+        t = sign + t
         if base == 10, let d = parsePythonFloat(t), d.isFinite, abs(d) < 9.2e18 { return .int(Int(d)) }
         return nil
     default: return nil
