@@ -9,6 +9,7 @@ Rendering goes through transformers' own `render_jinja_template` (the function `
 the sandbox, trim_blocks/lstrip_blocks, its tojson and raise_exception are the real ones. Run from the repo root:
     python3 scripts/make_template_fixtures.py
 """
+import datetime
 import json
 import pathlib
 
@@ -80,8 +81,19 @@ TOOL_CONVERSATION = [
     {"role": "tool", "tool_call_id": "call00001", "name": "get_weather", "content": "{\"temp\": 21.5, \"sky\": null}"},
     {"role": "user", "content": "Thanks!"},
 ]
-# Templates with a tools branch worth exercising with TOOLS.
+# Templates with a tools branch worth exercising with TOOLS (plus every entry marked "extra").
 TOOL_TEMPLATES = {"qwen2_5", "llama_3_1", "mistral_v0_3"}
+# A conversation with reasoning, which transformers also copies under `thinking` / `reasoning_content`.
+REASONING_CONVERSATION = [
+    {"role": "user", "content": "Is 9 prime?"},
+    {"role": "assistant", "content": "No.", "reasoning_content": "9 = 3 * 3."},
+    {"role": "user", "content": "And 7?"},
+]
+# Some templates print today's date through strftime_now; pin it so the fixtures are reproducible. The Swift
+# tests install the same answers (FIXED_DATES) as a `strftime_now` context variable.
+FIXED_DATE = datetime.datetime(2024, 7, 26)
+DATE_FORMATS = ["%d %B %Y", "%d %b %Y", "%Y-%m-%d"]
+FIXED_DATES = {fmt: FIXED_DATE.strftime(fmt) for fmt in DATE_FORMATS}
 
 
 # Small templates, each rendered with SNIPPET_CONTEXT through transformers' compiled environment: they pin down
@@ -225,6 +237,7 @@ def render_snippet(source):
 
 
 def render(template, tokens, messages, add_generation_prompt, tools=None):
+    _compile_jinja_template(template).environment.globals["strftime_now"] = lambda fmt: FIXED_DATES[fmt]
     try:
         rendered, _ = render_jinja_template(
             conversations=[messages],
@@ -234,8 +247,8 @@ def render(template, tokens, messages, add_generation_prompt, tools=None):
             **tokens,
         )
         return {"expected": rendered[0]}
-    except jinja2.exceptions.TemplateError as error:
-        return {"error": str(error)}
+    except Exception as error:  # noqa: BLE001 - the Swift side must refuse to render wherever Python did
+        return {"error": str(error), "error_type": type(error).__name__}
 
 
 def main():
@@ -248,7 +261,12 @@ def main():
                 case = {"template": name, "conversation": conversation, "add_generation_prompt": generation}
                 case.update(render(entry["template"], tokens, messages, generation))
                 cases.append(case)
-        if name in TOOL_TEMPLATES:
+        if entry.get("extra"):
+            for generation in (False, True):
+                case = {"template": name, "conversation": "reasoning", "add_generation_prompt": generation}
+                case.update(render(entry["template"], tokens, REASONING_CONVERSATION, generation))
+                cases.append(case)
+        if name in TOOL_TEMPLATES or entry.get("extra"):
             for generation in (False, True):
                 case = {"template": name, "conversation": "tools", "add_generation_prompt": generation}
                 case.update(render(entry["template"], tokens, TOOL_CONVERSATION, generation, tools=TOOLS))
@@ -257,7 +275,8 @@ def main():
         "generator": "scripts/make_template_fixtures.py",
         "transformers": transformers.__version__,
         "jinja2": jinja2.__version__,
-        "conversations": dict(CONVERSATIONS, tools=TOOL_CONVERSATION),
+        "conversations": dict(CONVERSATIONS, tools=TOOL_CONVERSATION, reasoning=REASONING_CONVERSATION),
+        "strftime_now": FIXED_DATES,
         "tools": TOOLS,
         "cases": cases,
     }

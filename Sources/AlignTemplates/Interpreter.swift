@@ -60,7 +60,8 @@ final class Interpreter {
                 guard case .call(let callee, let args, let kwargs, _) = call else {
                     throw TemplateError(.syntax, "expected a call", line: line)
                 }
-                let caller = makeMacro(name: "caller", params: params, body: body)
+                // The call block's body is a closure: it sees the variables around the `{% call %}` tag.
+                let caller = makeMacro(name: "caller", params: params, body: body, scope: frames)
                 let function = try evaluate(callee)
                 var kw = try kwargs.map { ($0.0, try evaluate($0.1)) }
                 kw.append(("caller", .function(caller)))
@@ -175,15 +176,18 @@ final class Interpreter {
         return .undefined
     }
 
-    private func makeMacro(name: String, params: [(String, Expr?)], body: [Node]) -> TemplateFunction {
-        // Macros see globals and the template's top-level variables, plus their own arguments.
+    /// A macro as a callable. Macros see globals and the template's top-level variables (or, for a call
+    /// block's `caller`, the captured `scope`), plus their own arguments.
+    private func makeMacro(name: String, params: [(String, Expr?)], body: [Node], scope: [[String: TemplateValue]]? = nil)
+        -> TemplateFunction
+    {
         TemplateFunction(name: name) { [unowned self] args, kwargs in
             if args.count > params.count {
                 throw TemplateError(.runtime, "macro '\(name)' takes not more than \(params.count) argument(s)")
             }
             var frame: [String: TemplateValue] = [:]
             let saved = self.frames
-            self.frames = Array(saved.prefix(2))
+            self.frames = scope ?? Array(saved.prefix(2))
             defer { self.frames = saved }
             self.frames.append(frame)
             for (i, (param, defaultExpr)) in params.enumerated() {

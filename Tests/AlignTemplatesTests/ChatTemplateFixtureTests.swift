@@ -33,6 +33,7 @@ enum Fixtures {
         let tools: [TemplateValue]?
         let expected: String?
         let error: String?
+        let errorType: String?
         var testDescription: String { "\(template)/\(conversation)/gen=\(addGenerationPrompt)" }
     }
 
@@ -49,11 +50,26 @@ enum Fixtures {
             else { return nil }
             var expected: String?
             var error: String?
+            var errorType: String?
             if case .string(let e)? = c["expected"] { expected = e }
             if case .string(let e)? = c["error"] { error = e }
+            if case .string(let e)? = c["error_type"] { errorType = e }
             return Case(template: template, conversation: conversation, addGenerationPrompt: gen, messages: messages,
-                        tools: conversation == "tools" ? tools : nil, expected: expected, error: error)
+                        tools: conversation == "tools" ? tools : nil, expected: expected, error: error, errorType: errorType)
         }
+    }()
+
+    /// The pinned answers the generator gave `strftime_now`, installed as a context variable (which shadows
+    /// the global) so templates that print today's date render reproducibly.
+    static let fixedStrftime: TemplateValue = {
+        guard case .object(let root)? = try? json("chat_template_renders.json"), case .object(let dates)? = root["strftime_now"]
+        else { return .undefined }
+        return .function(TemplateFunction(name: "strftime_now") { args, _ in
+            guard case .string(let format)? = args.first, let date = dates[format] else {
+                throw TemplateError(.runtime, "no pinned date for this format")
+            }
+            return date
+        })
     }()
 }
 
@@ -61,9 +77,10 @@ enum Fixtures {
 struct ChatTemplateFixtureTests {
     @Test("fixtures are present and cover every template")
     func fixturesLoaded() {
-        #expect(Fixtures.templates.count == 10)
-        #expect(Fixtures.cases.count == 106)
-        #expect(Fixtures.cases.filter { $0.error != nil }.count == 14)
+        #expect(Fixtures.templates.count == 19)
+        #expect(Fixtures.cases.count == 232)
+        #expect(Fixtures.cases.filter { $0.error != nil }.count == 46)
+        #expect(Fixtures.cases.filter { $0.errorType == "TemplateError" }.count == 18)
         #expect(Set(Fixtures.cases.map(\.template)) == Set(Fixtures.templates.keys))
     }
 
@@ -74,17 +91,22 @@ struct ChatTemplateFixtureTests {
         let render = {
             try template.render(
                 conversation: c.messages, addGenerationPrompt: c.addGenerationPrompt, tools: c.tools,
-                extra: ["bos_token": entry.bos, "eos_token": entry.eos])
+                extra: ["bos_token": entry.bos, "eos_token": entry.eos, "strftime_now": Fixtures.fixedStrftime])
         }
         if let expected = c.expected {
             let output = try render()
             #expect(Array(output.utf8) == Array(expected.utf8), "\(c.testDescription)\n--- got ---\n\(output)\n--- expected ---\n\(expected)")
         } else {
             let message = try #require(c.error)
-            let error = #expect(throws: TemplateError.self) { try render() }
-            #expect(error?.kind == .raised)
-            #expect(error?.message == message)
-            #expect(error?.line == 1, "raise_exception should report the template line it was called from")
+            let error = #expect(throws: TemplateError.self, "Python raised \(c.errorType ?? ""): \(message)") { try render() }
+            if c.errorType == "TemplateError" {
+                // raise_exception(...) from the template: same kind and exact message.
+                #expect(error?.kind == .raised)
+                #expect(error?.message == message)
+                #expect(error?.line != nil, "raise_exception should report the template line it was called from")
+            } else {
+                #expect(error?.kind == .runtime, "\(String(describing: error))")
+            }
         }
     }
 }
