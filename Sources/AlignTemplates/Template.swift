@@ -61,10 +61,51 @@ public struct ChatMessage: Codable, Equatable, Sendable {
 public struct ChatTemplate {
     /// The compiled template.
     public let template: Template
+    /// Variables every render starts from (e.g. `bos_token`, `eos_token` read from a tokenizer config);
+    /// a render's `extra` overrides them.
+    public var defaultContext: [String: TemplateValue]
 
     /// Parses a chat template (the `chat_template` string of a tokenizer_config.json or GGUF metadata).
-    public init(_ source: String) throws {
+    public init(_ source: String, defaultContext: [String: TemplateValue] = [:]) throws {
         template = try Template(source)
+        self.defaultContext = defaultContext
+    }
+
+    /// Reads the chat template and special tokens from a tokenizer_config.json text.
+    ///
+    /// `chat_template` may be a string or, as some repositories ship it, a list of `{"name", "template"}`;
+    /// `name` picks one from the list ("default" when nil). `bos_token`, `eos_token`, `unk_token` and `pad_token`
+    /// (plain strings or `{"content": ...}` added-token objects) become ``defaultContext``.
+    public init(tokenizerConfigJSON json: String, name: String? = nil) throws {
+        guard case .object(let config) = try TemplateValue(json: json) else {
+            throw TemplateError(.syntax, "tokenizer config is not a JSON object")
+        }
+        var source: String
+        switch config["chat_template"] {
+        case .string(let s)?:
+            source = s
+        case .array(let entries)?:
+            let wanted = name ?? "default"
+            let match = entries.first { entry in
+                if case .object(let e) = entry, case .string(let n)? = e["name"] { return n == wanted }
+                return false
+            }
+            guard case .object(let e)? = match, case .string(let s)? = e["template"] else {
+                throw TemplateError(.syntax, "tokenizer config has no chat template named '\(wanted)'")
+            }
+            source = s
+        default:
+            throw TemplateError(.syntax, "tokenizer config has no chat_template")
+        }
+        var context: [String: TemplateValue] = [:]
+        for key in ["bos_token", "eos_token", "unk_token", "pad_token"] {
+            switch config[key] {
+            case .string(let s)?: context[key] = .string(s)
+            case .object(let token)?: if case .string(let s)? = token["content"] { context[key] = .string(s) }
+            default: break
+            }
+        }
+        try self.init(source, defaultContext: context)
     }
 
     /// Renders `messages` as transformers' `apply_chat_template(..., tokenize=False)` does.
@@ -101,7 +142,8 @@ public struct ChatTemplate {
         conversation: [TemplateValue], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
         documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
     ) throws -> String {
-        var context = extra
+        var context = defaultContext
+        for (key, value) in extra { context[key] = value }
         // transformers always passes these three names, so `tools is defined` holds even without tools.
         context["messages"] = .array(conversation.map(ChatTemplate.aliasReasoning))
         context["tools"] = tools.map { .array($0) } ?? TemplateValue.none

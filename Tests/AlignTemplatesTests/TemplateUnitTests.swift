@@ -1,6 +1,7 @@
 // Hand-written checks of the public API, value printing, error reporting and lexer options.
 
 import AlignTemplates
+import Foundation
 import Testing
 
 private func render(_ source: String, _ context: [String: TemplateValue] = [:]) throws -> String {
@@ -100,10 +101,32 @@ struct ChatTemplateAPITests {
         #expect(out == "because|because")
     }
 
+    @Test("tokenizer_config.json: string or named-list chat_template, added-token objects as special tokens")
+    func tokenizerConfig() throws {
+        let config = #"""
+            {"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>",
+             "chat_template": [{"name": "default", "template": "{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"},
+                               {"name": "tool_use", "template": "tools:{{ tools | length }}"}]}
+            """#
+        let chat = try ChatTemplate(tokenizerConfigJSON: config)
+        #expect(chat.defaultContext["bos_token"] == "<s>")
+        #expect(try chat.render(messages: [["role": "user", "content": "a"]], addGenerationPrompt: false) == "<s>a</s>")
+        #expect(try chat.render(messages: [["role": "user", "content": "a"]], addGenerationPrompt: false,
+                                extra: ["eos_token": "|"]) == "<s>a|")
+        let tools = try ChatTemplate(tokenizerConfigJSON: config, name: "tool_use")
+        #expect(try tools.render(messages: [ChatMessage](), addGenerationPrompt: false, tools: [[:], [:]]) == "tools:2")
+        #expect(throws: TemplateError.self) { try ChatTemplate(tokenizerConfigJSON: config, name: "missing") }
+        #expect(throws: TemplateError.self) { try ChatTemplate(tokenizerConfigJSON: #"{"eos_token": "x"}"#) }
+    }
+
     @Test("ChatMessage decodes from JSON with tool_call_id")
     func chatMessageCodable() throws {
+        let json = #"[{"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call1"}, {"role": "user", "content": "hi"}]"#
+        let decoded = try JSONDecoder().decode([ChatMessage].self, from: Data(json.utf8))
         let message = ChatMessage(role: "tool", content: "42", name: "calc", toolCallID: "call1")
+        #expect(decoded == [message, ChatMessage(role: "user", content: "hi")])
         #expect(message.templateValue["tool_call_id"] == "call1")
+        #expect(decoded[1].templateValue["name"] == nil)
         #expect(ChatMessage(role: "assistant", content: nil).templateValue["content"] == TemplateValue.none)
     }
 }
