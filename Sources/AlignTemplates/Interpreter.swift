@@ -340,6 +340,15 @@ final class Interpreter {
             return stringMethod(s, name).map { .function($0) } ?? .undefined
         case .array(let a), .tuple(let a):
             return listMethod(a, name, line: line).map { .function($0) } ?? .undefined
+        case .int, .bool, .double:
+            // Python numbers' data attributes.
+            switch (name, value.numericValue!) {
+            case ("real", .int(let i)), ("numerator", .int(let i)): return .int(i)
+            case ("imag", .int), ("denominator", .int): return .int(name == "denominator" ? 1 : 0)
+            case ("real", .double(let d)): return .double(d)
+            case ("imag", .double): return .double(0)
+            default: return .undefined
+            }
         default:
             return .undefined
         }
@@ -587,8 +596,12 @@ final class Interpreter {
 
     private static func makeGlobals() -> [String: TemplateValue] {
         var g: [String: TemplateValue] = [:]
-        g["raise_exception"] = .function(TemplateFunction(name: "raise_exception") { args, _ in
-            throw TemplateError(.raised, args.first?.renderedString ?? "")
+        g["raise_exception"] = .function(TemplateFunction(name: "raise_exception") { args, kwargs in
+            let message = args.first ?? kwargs.first { $0.0 == "message" }?.1
+            guard let message, args.count + kwargs.count == 1 else {
+                throw TemplateError(.runtime, "raise_exception() takes exactly one argument (the message)")
+            }
+            throw TemplateError(.raised, message.renderedString)
         })
         g["range"] = .function(TemplateFunction(name: "range") { args, _ in
             let ints = try args.map { v -> Int in

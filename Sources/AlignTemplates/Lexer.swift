@@ -425,6 +425,9 @@ struct Lexer {
             case "f": out.append("\u{0C}")
             case "v": out.append("\u{0B}")
             case "\n": line += 1  // a backslash-newline is a line continuation
+            case "N":
+                // Python's \N{NAME} needs the Unicode name table; refuse rather than render it wrongly.
+                throw TemplateError(.unsupported, "\\N{...} escapes in strings are not supported", line: line)
             case "x", "u", "U":
                 let width = e == "x" ? 2 : e == "u" ? 4 : 8
                 guard pos + width <= src.count,

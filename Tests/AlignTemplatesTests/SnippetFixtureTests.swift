@@ -35,8 +35,8 @@ struct Snippet: CustomTestStringConvertible {
 struct SnippetFixtureTests {
     @Test("snippet fixtures are present")
     func loaded() {
-        #expect(Snippet.all.count == 102)
-        #expect(Snippet.all.filter { $0.error != nil }.count == 24)
+        #expect(Snippet.all.count == 160)
+        #expect(Snippet.all.filter { $0.error != nil }.count == 28)
         #expect(Snippet.context["msgs"] != nil)
     }
 
