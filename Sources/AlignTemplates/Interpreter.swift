@@ -13,6 +13,9 @@ enum Flow { case normal, breakLoop, continueLoop }
 final class Interpreter {
     /// Variable frames, innermost last. Frame 0 holds globals, frame 1 the caller's context and top-level sets.
     private var frames: [[String: TemplateValue]]
+    /// Nested macro calls in progress; bounded so a runaway recursive macro fails instead of overflowing the stack.
+    private var callDepth = 0
+    static let maxCallDepth = 100
 
     init(context: [String: TemplateValue]) {
         frames = [Interpreter.makeGlobals(), context]
@@ -181,7 +184,14 @@ final class Interpreter {
     private func makeMacro(name: String, params: [(String, Expr?)], body: [Node], scope: [[String: TemplateValue]]? = nil)
         -> TemplateFunction
     {
-        TemplateFunction(name: name) { [unowned self] args, kwargs in
+        TemplateFunction(name: name) { [weak self] args, kwargs in
+            // A macro can outlive its render only by being smuggled out in a caller's namespace.
+            guard let self else { throw TemplateError(.runtime, "macro '\(name)' called after its template finished rendering") }
+            guard self.callDepth < Interpreter.maxCallDepth else {
+                throw TemplateError(.runtime, "macro recursion deeper than \(Interpreter.maxCallDepth) calls")
+            }
+            self.callDepth += 1
+            defer { self.callDepth -= 1 }
             if args.count > params.count {
                 throw TemplateError(.runtime, "macro '\(name)' takes not more than \(params.count) argument(s)")
             }

@@ -175,3 +175,11 @@ public struct ChatTemplate {
         return object
     }
 }
+
+// A parsed template is immutable: its literals are strings, numbers, booleans and None made by the lexer, and
+// every render builds its own interpreter, so one template can render on many threads at once.
+extension Template: @unchecked Sendable {}
+
+// Safe to share for the same reason as `Template`, provided `defaultContext` holds data (strings, numbers,
+// lists, dicts), which is what tokenizer configs provide; a namespace put there would be shared mutable state.
+extension ChatTemplate: @unchecked Sendable {}

@@ -185,6 +185,14 @@ struct TemplateErrorTests {
         #expect(throws: TemplateError.self) { try Template("{{ (1, 2 }}") }
     }
 
+    @Test("runaway macro recursion is an error, not a crash")
+    func recursion() throws {
+        #expect(throws: TemplateError.self) { try render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}") }
+        // Bounded recursion (as Hermes-2-Pro's json_to_python_type does) is fine.
+        let countdown = "{% macro f(n) %}{{ n }}{% if n > 0 %}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(5) }}"
+        #expect(try render(countdown) == "543210")
+    }
+
     @Test("integer overflow is an error, not a wrapped number")
     func overflow() {
         #expect(throws: TemplateError.self) { try render("{{ 9223372036854775807 + 1 }}") }
@@ -206,6 +214,27 @@ struct WhitespaceOptionTests {
     func trailingNewline() throws {
         #expect(try Template("a\n").render() == "a")
         #expect(try Template("a\n", options: TemplateOptions(keepTrailingNewline: true)).render() == "a\n")
+    }
+
+    @Test("strftime_now formats the current local time")
+    func strftimeNow() throws {
+        let year = try render("{{ strftime_now('%Y') }}")
+        #expect(year.count == 4 && Int(year).map { $0 >= 2024 } == true)
+        #expect(try render("{{ strftime_now('%d %B %Y') | length > 10 }}") == "True")
+    }
+
+    @Test("a parsed template renders concurrently")
+    func concurrentRenders() async throws {
+        let template = try ChatTemplate("{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}")
+        let outputs = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    try template.render(messages: [ChatMessage(role: "user", content: "\(i)")], addGenerationPrompt: false)
+                }
+            }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(outputs == Set((0..<8).map { "[user:\($0)]" }))
     }
 
     @Test("generation blocks render their body")
