@@ -80,6 +80,13 @@ final class Interpreter {
                 return .breakLoop
             case .continueLoop:
                 return .continueLoop
+            case .with(let assignments, let body):
+                // Values are computed in the outer scope, then bound in a new one that ends with the block.
+                let values = try assignments.map { ($0.0, try evaluate($0.1)) }
+                frames.append(Dictionary(values, uniquingKeysWith: { $1 }))
+                defer { frames.removeLast() }
+                let flow = try execute(body, into: &out)
+                if flow != .normal { return flow }
             case .generation(let body):
                 let flow = try execute(body, into: &out)
                 if flow != .normal { return flow }

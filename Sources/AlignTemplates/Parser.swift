@@ -44,6 +44,8 @@ indirect enum Node {
     case continueLoop(line: Int)
     /// transformers' `{% generation %}` extension: marks assistant text; rendering just emits the body.
     case generation([Node])
+    /// `{% with a = 1, b = 2 %}...{% endwith %}`: a scope with its own assignments.
+    case with([(String, Expr)], body: [Node])
 }
 
 /// Recursive-descent parser over the token list.
@@ -169,13 +171,26 @@ struct Parser {
         case "continue":
             try expectBlockEnd()
             return .continueLoop(line: line)
+        case "with":
+            var assignments: [(String, Expr)] = []
+            while !(current.kind == .blockEnd) {
+                if !assignments.isEmpty { try expectOp(",") }
+                let name = try expectName()
+                try expectOp("=")
+                assignments.append((name, try parseExpression()))
+            }
+            try expectBlockEnd()
+            let (body, end) = try parseNodes(until: ["endwith"])
+            guard end != nil else { throw TemplateError(.syntax, "missing '{% endwith %}'", line: line) }
+            try expectBlockEnd()
+            return .with(assignments, body: body)
         case "generation":
             try expectBlockEnd()
             let (body, end) = try parseNodes(until: ["endgeneration"])
             guard end != nil else { throw TemplateError(.syntax, "missing '{% endgeneration %}'", line: line) }
             try expectBlockEnd()
             return .generation(body)
-        case "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "else", "elif", "endgeneration":
+        case "endif", "endfor", "endset", "endmacro", "endcall", "endfilter", "else", "elif", "endgeneration", "endwith":
             throw TemplateError(.syntax, "unexpected '\(keyword)' tag", line: line)
         default:
             throw TemplateError(.unsupported, "unsupported statement '\(keyword)'", line: line)
