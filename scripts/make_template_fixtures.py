@@ -258,6 +258,7 @@ SNIPPETS = [
     "{{ raise_exception() }}",
     "{{ 1 ~ 2 + 3 }}",
     "{{ 1 + 2 | string }}",
+    "{{ ['\\xa0', '\\u200b', '\\u2028', 'é', '\\x7f', '\\x85', '\\U0001F600', '\\ue000', '\\u0378', '\\t\\x1b'] }}",
     "{% set a = 1 %}{% with a = a + 1, b = 'x' %}{{ a }}{{ b }}{% set c = 3 %}{% endwith %}{{ a }}{{ b }}{{ c }}",
     "{{ '\\N' }}",
     # errors: each must raise, never render text

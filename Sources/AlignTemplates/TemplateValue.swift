@@ -300,12 +300,11 @@ func pythonStringRepr(_ s: String) -> String {
             if scalar == quote {
                 out.append("\\")
                 out.append(scalar)
-            } else if scalar.value < 0x20 || scalar.value == 0x7F {
-                out.append(contentsOf: "\\x".unicodeScalars)
-                out.append(contentsOf: hex(scalar.value, width: 2).unicodeScalars)
-            } else if (0x80..<0xA0).contains(scalar.value) {
-                out.append(contentsOf: "\\x".unicodeScalars)
-                out.append(contentsOf: hex(scalar.value, width: 2).unicodeScalars)
+            } else if !isPythonPrintable(scalar) {
+                // Python escapes what str.isprintable() rejects: \xNN, \uNNNN or \UNNNNNNNN by size.
+                let (prefix, width) = scalar.value < 0x100 ? ("\\x", 2) : scalar.value < 0x10000 ? ("\\u", 4) : ("\\U", 8)
+                out.append(contentsOf: prefix.unicodeScalars)
+                out.append(contentsOf: hex(scalar.value, width: width).unicodeScalars)
             } else {
                 out.append(scalar)
             }
@@ -313,6 +312,18 @@ func pythonStringRepr(_ s: String) -> String {
     }
     out.append(quote)
     return String(out)
+}
+
+/// Python's `str.isprintable()` for one character: everything but controls, format characters, surrogates,
+/// private-use and unassigned code points, and separators other than the ASCII space.
+func isPythonPrintable(_ scalar: Unicode.Scalar) -> Bool {
+    if scalar == " " { return true }
+    switch scalar.properties.generalCategory {
+    case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+        return false
+    default:
+        return true
+    }
 }
 
 /// Lower-case hex, zero-padded to `width`.
