@@ -297,7 +297,7 @@ def render_snippet(source):
         return {"error": f"{type(error).__name__}: {error}"}
 
 
-def render(template, tokens, messages, add_generation_prompt, tools=None):
+def render(template, tokens, messages, add_generation_prompt, tools=None, continue_final_message=False):
     _compile_jinja_template(template).environment.globals["strftime_now"] = lambda fmt: FIXED_DATES[fmt]
     try:
         rendered, _ = render_jinja_template(
@@ -305,6 +305,7 @@ def render(template, tokens, messages, add_generation_prompt, tools=None):
             tools=tools,
             chat_template=template,
             add_generation_prompt=add_generation_prompt,
+            continue_final_message=continue_final_message,
             **tokens,
         )
         return {"expected": rendered[0]}
@@ -322,6 +323,13 @@ def main():
                 case = {"template": name, "conversation": conversation, "add_generation_prompt": generation}
                 case.update(render(entry["template"], tokens, messages, generation))
                 cases.append(case)
+        # Assistant prefill (TRL uses it when a prompt ends with an assistant turn): the render stops right
+        # after the final message's content.
+        for conversation in ("ends_with_assistant", "multi_turn"):
+            case = {"template": name, "conversation": conversation, "add_generation_prompt": False,
+                    "continue_final_message": True}
+            case.update(render(entry["template"], tokens, CONVERSATIONS[conversation], False, continue_final_message=True))
+            cases.append(case)
         if entry.get("extra"):
             for generation in (False, True):
                 case = {"template": name, "conversation": "reasoning", "add_generation_prompt": generation}

@@ -111,45 +111,111 @@ public struct ChatTemplate {
     /// Renders `messages` as transformers' `apply_chat_template(..., tokenize=False)` does.
     ///
     /// - Parameters:
-    ///   - messages: the conversation; each message is a dict (role, content, and e.g. tool_calls). Keys keep
-    ///     the order given in `messageKeyOrder` style only if passed as ``TemplateValue/object(_:)``; plain
-    ///     Swift dictionaries are converted with `role` and `content` first, the rest sorted.
+    ///   - messages: the conversation; each message is a dict (role, content, and e.g. tool_calls). Swift
+    ///     dictionaries have no order, so keys are laid out `role`, `content`, then the rest by name; the order
+    ///     shows only where a template prints a whole message (e.g. `message | tojson`). To control it, pass
+    ///     ordered objects to ``render(conversation:addGenerationPrompt:tools:documents:extra:)``.
     ///   - addGenerationPrompt: append the assistant header so the model writes the next turn.
     ///   - tools: JSON-schema tool definitions, or nil (the template sees `tools` as None, as transformers passes it).
     ///   - documents: retrieval documents, or nil (None).
     ///   - extra: more variables: `bos_token`, `eos_token`, `date_string`, ...
+    ///   - continueFinalMessage: end the text right after the final message's content, leaving its turn open
+    ///     so the model continues it (an assistant prefill); incompatible with `addGenerationPrompt`.
     public func render(
         messages: [[String: TemplateValue]], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
-        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:], continueFinalMessage: Bool = false
     ) throws -> String {
         try render(
             conversation: messages.map { .object(ChatTemplate.orderedMessage($0)) }, addGenerationPrompt: addGenerationPrompt,
-            tools: tools, documents: documents, extra: extra)
+            tools: tools, documents: documents, extra: extra, continueFinalMessage: continueFinalMessage)
     }
 
-    /// Renders typed ``ChatMessage`` values; see ``render(messages:addGenerationPrompt:tools:documents:extra:)``.
+    /// Renders typed ``ChatMessage`` values; see
+    /// ``render(messages:addGenerationPrompt:tools:documents:extra:continueFinalMessage:)``.
     public func render(
         messages: [ChatMessage], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
-        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:], continueFinalMessage: Bool = false
     ) throws -> String {
         try render(messages: messages.map(\.templateValue), addGenerationPrompt: addGenerationPrompt, tools: tools,
-                   documents: documents, extra: extra)
+                   documents: documents, extra: extra, continueFinalMessage: continueFinalMessage)
     }
 
     /// Renders a conversation already held as template values (e.g. parsed with ``TemplateValue/init(json:)``,
     /// which keeps each message's key order).
     public func render(
         conversation: [TemplateValue], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
-        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:]
+        documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:], continueFinalMessage: Bool = false
     ) throws -> String {
         var context = defaultContext
         for (key, value) in extra { context[key] = value }
+        var messages = conversation.map(ChatTemplate.aliasReasoning)
+        var finalContent = ""
+        if continueFinalMessage {
+            if addGenerationPrompt {
+                throw TemplateError(.runtime, "continueFinalMessage and addGenerationPrompt are not compatible")
+            }
+            finalContent = try ChatTemplate.tagFinalMessage(&messages, templateSource: template.source)
+        }
         // transformers always passes these three names, so `tools is defined` holds even without tools.
-        context["messages"] = .array(conversation.map(ChatTemplate.aliasReasoning))
+        context["messages"] = .array(messages)
         context["tools"] = tools.map { .array($0) } ?? TemplateValue.none
         context["documents"] = documents.map { .array($0) } ?? TemplateValue.none
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
-        return try template.render(context: context)
+        let rendered = try template.render(context: context)
+        return continueFinalMessage ? try ChatTemplate.cutAtTag(rendered, finalContent: finalContent) : rendered
+    }
+
+    /// transformers marks the end of the final message with this text, renders, and cuts there.
+    static let continueTag = "CONTINUE_FINAL_MESSAGE_TAG "
+
+    /// Appends ``continueTag`` to the final message's content (the last text block when content is a list);
+    /// returns the content as it was.
+    static func tagFinalMessage(_ messages: inout [TemplateValue], templateSource: String) throws -> String {
+        guard case .object(var last)? = messages.last else {
+            throw TemplateError(.runtime, "continueFinalMessage is set but the conversation is empty")
+        }
+        guard templateSource.contains("content") else {
+            throw TemplateError(.runtime, "continueFinalMessage is set but the chat template never reads 'content'")
+        }
+        let original: String
+        switch last["content"] {
+        case .string(let text)?:
+            original = text
+            last["content"] = .string(text + continueTag)
+        case .array(var blocks)?:
+            guard let index = blocks.lastIndex(where: { block in
+                if case .object(let b) = block, b["text"] != nil { return true }
+                return false
+            }), case .object(var block) = blocks[index], case .string(let text)? = block["text"] else {
+                throw TemplateError(.runtime, "continueFinalMessage is set but the final message has no text to continue")
+            }
+            original = text
+            block["text"] = .string(text + continueTag)
+            blocks[index] = .object(block)
+            last["content"] = .array(blocks)
+        default:
+            throw TemplateError(.runtime, "continueFinalMessage is set but the final message has no \"content\" to continue")
+        }
+        messages[messages.count - 1] = .object(last)
+        return original
+    }
+
+    /// Cuts the render at the last tag; when the template trimmed the tag's trailing space, also drops the
+    /// whitespace before it, as transformers does.
+    static func cutAtTag(_ rendered: String, finalContent: String) throws -> String {
+        let text = Array(rendered.unicodeScalars)
+        let tag = Array(continueTag.unicodeScalars)
+        let bareTag = Array(pythonStrip(continueTag, chars: nil, left: true, right: true).unicodeScalars)
+        let content = Array(pythonStrip(finalContent, chars: nil, left: true, right: true).unicodeScalars)
+        guard scalarRange(of: content, in: text) != nil, var location = scalarRange(of: bareTag, in: text) else {
+            throw TemplateError(
+                .runtime, "continueFinalMessage is set but the final message does not appear in the rendered chat")
+        }
+        // rindex: the last occurrence.
+        while let next = scalarRange(of: bareTag, in: text, from: location + 1) { location = next }
+        let head = String(String.UnicodeScalarView(text[..<location]))
+        if location + tag.count <= text.count, Array(text[location..<location + tag.count]) == tag { return head }
+        return pythonStrip(head, chars: nil, left: false, right: true)
     }
 
     /// transformers copies a message's reasoning (`reasoning_content`, `thinking` or `reasoning`) under both

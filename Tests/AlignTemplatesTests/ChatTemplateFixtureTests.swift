@@ -29,12 +29,15 @@ enum Fixtures {
         let template: String
         let conversation: String
         let addGenerationPrompt: Bool
+        let continueFinalMessage: Bool
         let messages: [TemplateValue]
         let tools: [TemplateValue]?
         let expected: String?
         let error: String?
         let errorType: String?
-        var testDescription: String { "\(template)/\(conversation)/gen=\(addGenerationPrompt)" }
+        var testDescription: String {
+            "\(template)/\(conversation)/gen=\(addGenerationPrompt)" + (continueFinalMessage ? "/continue" : "")
+        }
     }
 
     static let cases: [Case] = {
@@ -54,7 +57,10 @@ enum Fixtures {
             if case .string(let e)? = c["expected"] { expected = e }
             if case .string(let e)? = c["error"] { error = e }
             if case .string(let e)? = c["error_type"] { errorType = e }
-            return Case(template: template, conversation: conversation, addGenerationPrompt: gen, messages: messages,
+            var continueFinal = false
+            if case .bool(let b)? = c["continue_final_message"] { continueFinal = b }
+            return Case(template: template, conversation: conversation, addGenerationPrompt: gen,
+                        continueFinalMessage: continueFinal, messages: messages,
                         tools: conversation == "tools" ? tools : nil, expected: expected, error: error, errorType: errorType)
         }
     }()
@@ -78,9 +84,10 @@ struct ChatTemplateFixtureTests {
     @Test("fixtures are present and cover every template")
     func fixturesLoaded() {
         #expect(Fixtures.templates.count == 19)
-        #expect(Fixtures.cases.count == 232)
-        #expect(Fixtures.cases.filter { $0.error != nil }.count == 46)
-        #expect(Fixtures.cases.filter { $0.errorType == "TemplateError" }.count == 18)
+        #expect(Fixtures.cases.count == 270)
+        #expect(Fixtures.cases.filter { $0.error != nil }.count == 52)
+        #expect(Fixtures.cases.filter { $0.errorType == "TemplateError" }.count == 20)
+        #expect(Fixtures.cases.filter(\.continueFinalMessage).count == 38)
         #expect(Set(Fixtures.cases.map(\.template)) == Set(Fixtures.templates.keys))
     }
 
@@ -91,7 +98,8 @@ struct ChatTemplateFixtureTests {
         let render = {
             try template.render(
                 conversation: c.messages, addGenerationPrompt: c.addGenerationPrompt, tools: c.tools,
-                extra: ["bos_token": entry.bos, "eos_token": entry.eos, "strftime_now": Fixtures.fixedStrftime])
+                extra: ["bos_token": entry.bos, "eos_token": entry.eos, "strftime_now": Fixtures.fixedStrftime],
+                continueFinalMessage: c.continueFinalMessage)
         }
         if let expected = c.expected {
             let output = try render()

@@ -119,6 +119,25 @@ struct ChatTemplateAPITests {
         #expect(throws: TemplateError.self) { try ChatTemplate(tokenizerConfigJSON: #"{"eos_token": "x"}"#) }
     }
 
+    @Test("continueFinalMessage refuses bad requests")
+    func continueFinalMessageErrors() throws {
+        let template = try ChatTemplate(Self.chatML)
+        let chat = [ChatMessage(role: "user", content: "Hi"), ChatMessage(role: "assistant", content: "Partial")]
+        #expect(try template.render(messages: chat, addGenerationPrompt: false, continueFinalMessage: true)
+            == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nPartial")
+        #expect(throws: TemplateError.self) {
+            try template.render(messages: chat, addGenerationPrompt: true, continueFinalMessage: true)
+        }
+        #expect(throws: TemplateError.self) {
+            try template.render(messages: [ChatMessage](), addGenerationPrompt: false, continueFinalMessage: true)
+        }
+        // A template that drops the final message cannot be continued.
+        let dropping = try ChatTemplate("{% for m in messages[:-1] %}{{ m.content }}{% endfor %}")
+        #expect(throws: TemplateError.self) {
+            try dropping.render(messages: chat, addGenerationPrompt: false, continueFinalMessage: true)
+        }
+    }
+
     @Test("ChatMessage decodes from JSON with tool_call_id")
     func chatMessageCodable() throws {
         let json = #"[{"role": "tool", "content": "42", "name": "calc", "tool_call_id": "call1"}, {"role": "user", "content": "hi"}]"#
