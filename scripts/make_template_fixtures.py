@@ -181,6 +181,7 @@ SNIPPETS = [
     "{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %}|{{ range(2, 8, 3) | list }}",
     "{% for i in [1, 2] %}{% for j in 'ab' %}{{ loop.index }}{{ j }}{{ i }} {% endfor %}{% endfor %}",
     "{% for i in [1, 2, 3] %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
+    "{% for i in [1, 2] %}{{ loop }}|{{ loop['index'] }}|{% set l = loop %}{{ l.last }};{% endfor %}",
     "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }},{% endfor %}{{ x }}",
     "{% set ns = namespace(count=0, found=false) %}{% for m in msgs %}{% if m.role == 'user' %}{% set ns.count = ns.count + 1 %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.count }} {{ ns.found }}",
     "{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = 1, 2 %}{{ t }}{% set lst = [1] + [2] %}{{ lst }}",

@@ -680,7 +680,7 @@ struct JSONWriter {
                 try write(o[key]!, level: level + 1, into: &out)
             }
             out += newline(level) + "}"
-        case .undefined, .namespace, .function:
+        case .undefined, .namespace, .function, .loop:
             throw TemplateError(.runtime, "Object of type \(value.typeName) is not JSON serializable", line: line)
         }
     }

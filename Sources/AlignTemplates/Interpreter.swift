@@ -18,7 +18,7 @@ final class Interpreter {
     static let maxCallDepth = 100
 
     init(context: [String: TemplateValue]) {
-        frames = [Interpreter.makeGlobals(), context]
+        frames = [Interpreter.globals, context]
     }
 
     // MARK: - Statements
@@ -115,24 +115,13 @@ final class Interpreter {
             _ = try execute(otherwise, into: &out)
             return
         }
-        let count = items.count
+        let loop = LoopContext(items: items)
         for (i, item) in items.enumerated() {
             // Each iteration gets a fresh frame: a `set` inside the body does not outlive the iteration.
-            frames.append([:])
+            frames.append(["loop": .loop(loop)])
             defer { frames.removeLast() }
+            loop.index0 = i
             try bind(target, item, line: line)
-            frames[frames.count - 1]["loop"] = .object(TemplateObject([
-                ("index", .int(i + 1)), ("index0", .int(i)),
-                ("revindex", .int(count - i)), ("revindex0", .int(count - i - 1)),
-                ("first", .bool(i == 0)), ("last", .bool(i == count - 1)),
-                ("length", .int(count)), ("depth", .int(1)), ("depth0", .int(0)),
-                ("previtem", i > 0 ? items[i - 1] : .undefined),
-                ("nextitem", i + 1 < count ? items[i + 1] : .undefined),
-                ("cycle", .function(TemplateFunction(name: "cycle") { args, _ in
-                    guard !args.isEmpty else { throw TemplateError(.runtime, "no items for cycling given") }
-                    return args[i % args.count]
-                })),
-            ]))
             let flow = try execute(body, into: &out)
             if flow == .breakLoop { break }
         }
@@ -353,6 +342,8 @@ final class Interpreter {
             return o[name] ?? .undefined
         case .namespace(let ns):
             return ns.attributes[name] ?? .undefined
+        case .loop(let l):
+            return l.attribute(name)
         case .string(let s):
             return stringMethod(s, name).map { .function($0) } ?? .undefined
         case .array(let a), .tuple(let a):
@@ -393,6 +384,8 @@ final class Interpreter {
             return dictMethod(o, k).map { .function($0) } ?? .undefined
         case (.namespace(let ns), .string(let k)):
             return ns.attributes[k] ?? .undefined
+        case (.loop(let l), .string(let k)):
+            return l.attribute(k)
         default:
             return .undefined
         }
@@ -610,6 +603,9 @@ final class Interpreter {
     }
 
     // MARK: - Globals
+
+    /// The globals are stateless closures, built once and shared by every render.
+    private static let globals = makeGlobals()
 
     private static func makeGlobals() -> [String: TemplateValue] {
         var g: [String: TemplateValue] = [:]

@@ -55,6 +55,47 @@ public final class TemplateNamespace {
     public init(_ attributes: TemplateObject = TemplateObject()) { self.attributes = attributes }
 }
 
+/// The `loop` variable of a `{% for %}`: one object per loop whose position advances, as Jinja's
+/// LoopContext (so building it costs nothing per iteration).
+public final class LoopContext {
+    /// The items the loop visits (after its `if` filter).
+    public let items: [TemplateValue]
+    /// The 0-based position of the current iteration.
+    public internal(set) var index0: Int
+
+    /// A loop over `items`, positioned at the first one.
+    public init(items: [TemplateValue], index0: Int = 0) {
+        self.items = items
+        self.index0 = index0
+    }
+
+    /// `loop.<name>`: index, index0, revindex, revindex0, first, last, length, previtem, nextitem, depth,
+    /// depth0, cycle; undefined for anything else.
+    public func attribute(_ name: String) -> TemplateValue {
+        let count = items.count
+        let i = index0
+        switch name {
+        case "index": return .int(i + 1)
+        case "index0": return .int(i)
+        case "revindex": return .int(count - i)
+        case "revindex0": return .int(count - i - 1)
+        case "first": return .bool(i == 0)
+        case "last": return .bool(i == count - 1)
+        case "length": return .int(count)
+        case "depth": return .int(1)
+        case "depth0": return .int(0)
+        case "previtem": return i > 0 ? items[i - 1] : .undefined
+        case "nextitem": return i + 1 < count ? items[i + 1] : .undefined
+        case "cycle":
+            return .function(TemplateFunction(name: "cycle") { args, _ in
+                guard !args.isEmpty else { throw TemplateError(.runtime, "no items for cycling given") }
+                return args[i % args.count]
+            })
+        default: return .undefined
+        }
+    }
+}
+
 /// A callable value: a global such as `raise_exception` or `range`, a bound method, or a macro.
 public struct TemplateFunction {
     /// Positional arguments, then keyword arguments in call order.
@@ -97,6 +138,8 @@ public enum TemplateValue {
     case namespace(TemplateNamespace)
     /// Something callable.
     case function(TemplateFunction)
+    /// A for loop's `loop` variable.
+    case loop(LoopContext)
 }
 
 extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
@@ -129,7 +172,7 @@ extension TemplateValue {
         case .string(let s): return !s.isEmpty
         case .array(let a), .tuple(let a): return !a.isEmpty
         case .object(let o): return !o.isEmpty
-        case .namespace, .function: return true
+        case .namespace, .function, .loop: return true
         }
     }
 
@@ -153,6 +196,7 @@ extension TemplateValue {
         case .object: return "dict"
         case .namespace: return "Namespace"
         case .function: return "function"
+        case .loop: return "LoopContext"
         }
     }
 
@@ -182,6 +226,7 @@ extension TemplateValue {
             return "{" + o.pairs.map { pythonStringRepr($0.0) + ": " + $0.1.pythonRepr }.joined(separator: ", ") + "}"
         case .namespace(let n): return "<Namespace " + TemplateValue.object(n.attributes).pythonRepr + ">"
         case .function(let f): return "<function \(f.name)>"
+        case .loop(let l): return "<LoopContext \(l.index0 + 1)/\(l.items.count)>"
         }
     }
 }
@@ -196,6 +241,7 @@ extension TemplateValue: Equatable {
         case (.array(let a), .array(let b)), (.tuple(let a), .tuple(let b)): return a == b
         case (.object(let a), .object(let b)): return a == b
         case (.namespace(let a), .namespace(let b)): return a === b
+        case (.loop(let a), .loop(let b)): return a === b
         default:
             if let a = lhs.numericValue, let b = rhs.numericValue {
                 switch (a, b) {
