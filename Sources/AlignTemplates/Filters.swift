@@ -691,6 +691,14 @@ struct JSONWriter {
     }
 
     private func writeString(_ s: String, into out: inout String) {
+        // Fast path: most strings need no escaping, so copy them whole instead of scalar by scalar.
+        let limit: UInt8 = ensureASCII ? 0x7F : 0xFF
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= limit }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         var v = String.UnicodeScalarView()
         v.append("\"")
         for scalar in s.unicodeScalars {
