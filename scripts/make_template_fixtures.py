@@ -192,6 +192,9 @@ SNIPPETS = [
     "{% filter upper %}shout {{ s }}{% endfilter %}",
     "{{ dict(a=1, b='x') }} {{ dict(a=1) | tojson }} {{ namespace(a=1).a }}",
     "{% raw %}{{ not parsed }} {% if %}{% endraw %}",
+    "a  {%- raw -%}  x {{ y }}  {%- endraw -%}  b|  {% raw %}\n  z\n  {% endraw %}\nw|{%+ raw %}k{% endraw +%}\n.",
+    "{# multi\nline {{ comment }} #}\nafter|  {#- x -#}  |\n  {# lstripped #}\nnext",
+    "{{ 'a' }}{#\n#}{{ 'b' }}\n{% if true %}{# inside #}\nc{% endif %}",
     "{#- comment -#}  A  {# another #}B",
     # whitespace control (trim_blocks / lstrip_blocks / explicit markers)
     "<ul>\n  {% for i in [1, 2] %}\n    <li>{{ i }}</li>\n  {% endfor %}\n</ul>\n",

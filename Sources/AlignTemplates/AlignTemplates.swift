@@ -29,3 +29,6 @@
 // Not supported (each is a thrown TemplateError, never silently different text): include/extends/import/
 // block, recursive loops, `*args` in calls, format specs in str.format, `\N{...}` string escapes,
 // filters such as batch/slice/groupby/truncate/wordwrap/urlize, non-string dict keys.
+// Known print-only differences (what a template gets from printing these objects directly, which chat
+// templates do not do): `dict.items()/keys()/values()` print as lists rather than `dict_items([...])`, and
+// `map`/`select`/`selectattr` results print as lists rather than `<generator object ...>`.

@@ -35,7 +35,7 @@ struct Snippet: CustomTestStringConvertible {
 struct SnippetFixtureTests {
     @Test("snippet fixtures are present")
     func loaded() {
-        #expect(Snippet.all.count == 163)
+        #expect(Snippet.all.count == 166)
         #expect(Snippet.all.filter { $0.error != nil }.count == 28)
         #expect(Snippet.context["msgs"] != nil)
     }
