@@ -636,6 +636,10 @@ struct Parser {
                     _ = advance()
                     name += "." + (try expectName())
                 }
+                // Jinja rejects unknown filter names when compiling, even in branches never taken.
+                guard Parser.jinjaFilters.contains(name) else {
+                    throw TemplateError(.syntax, "no filter named '\(name)'", line: line)
+                }
                 var args: [Expr] = []
                 var kwargs: [(String, Expr)] = []
                 if isOp("(") { (args, kwargs) = try parseCallArguments() }
@@ -652,6 +656,7 @@ struct Parser {
                     _ = advance()
                     name += "." + (try expectName())
                 }
+                guard Parser.jinjaTests.contains(name) else { throw TemplateError(.syntax, "no test named '\(name)'", line: line) }
                 var args: [Expr] = []
                 if isOp("(") {
                     let (a, kw) = try parseCallArguments()
@@ -667,6 +672,24 @@ struct Parser {
             }
         }
     }
+
+    /// Jinja 3.1's built-in filters plus transformers' `tojson`; any other name is a compile-time error there.
+    static let jinjaFilters: Set<String> = [
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape",
+        "filesizeformat", "first", "float", "forceescape", "format", "groupby", "indent", "int", "items", "join",
+        "last", "length", "list", "lower", "map", "max", "min", "pprint", "random", "reject", "rejectattr",
+        "replace", "reverse", "round", "safe", "select", "selectattr", "slice", "sort", "string", "striptags", "sum",
+        "title", "tojson", "trim", "truncate", "unique", "upper", "urlencode", "urlize", "wordcount", "wordwrap",
+        "xmlattr",
+    ]
+
+    /// Jinja 3.1's built-in tests.
+    static let jinjaTests: Set<String> = [
+        "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false", "filter",
+        "float", "ge", "gt", "greaterthan", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping",
+        "ne", "none", "number", "odd", "sameas", "sequence", "string", "test", "true", "undefined", "upper", "==",
+        "!=", ">", ">=", "<", "<=",
+    ]
 
     private func startsTestArgument() -> Bool {
         switch current.kind {

@@ -180,12 +180,18 @@ struct TemplateErrorTests {
         #expect(error?.line == 1)
     }
 
-    @Test("an unknown filter is an unsupported error at render time, with its line")
-    func unknownFilter() {
-        let error = #expect(throws: TemplateError.self) { try render("a\n{{ 'x' | frobnicate }}") }
-        #expect(error?.kind == .unsupported)
+    @Test("a name Jinja does not know is a syntax error even in an untaken branch; a known but unsupported one fails where used")
+    func unknownFilter() throws {
+        let error = #expect(throws: TemplateError.self) { try Template("a\n{% if false %}{{ 'x' | frobnicate }}{% endif %}") }
+        #expect(error?.kind == .syntax)
         #expect(error?.line == 2)
         #expect(error?.message.contains("frobnicate") == true)
+        #expect(throws: TemplateError.self) { try Template("{{ 1 is frobnicated }}") }
+        // `batch` is a real Jinja filter we do not implement: fine until reached, then an unsupported error.
+        let template = try Template("{% if go %}{{ [1, 2] | batch(1) }}{% endif %}ok")
+        #expect(try template.render(context: ["go": false]) == "ok")
+        let unsupported = #expect(throws: TemplateError.self) { try template.render(context: ["go": true]) }
+        #expect(unsupported?.kind == .unsupported)
     }
 
     @Test("undefined names render empty, but reading through them fails with the name")
