@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import AlignTokenizers
+
+/// Ids and decodes identical to the Hugging Face `tokenizers` library, text by text.
+@Suite struct FixtureParityTests {
+    @Test(arguments: Fixtures.names)
+    func idsMatchHuggingFace(name: String) throws {
+        let tokenizer = try Fixtures.tokenizer(name)
+        let rows = try Fixtures.expected(name)
+        #expect(rows.count > 40)
+        let plain = Fixtures.mismatches(rows) { row in
+            let ids = tokenizer.encode(row.text, addSpecialTokens: false)
+            return ids == row.ids ? nil : ("\(ids)", "\(row.ids)")
+        }
+        #expect(plain.isEmpty, "\(name) without special tokens:\n\(plain.joined(separator: "\n"))")
+        let special = Fixtures.mismatches(rows) { row in
+            let ids = tokenizer.encode(row.text, addSpecialTokens: true)
+            return ids == row.ids_special ? nil : ("\(ids)", "\(row.ids_special)")
+        }
+        #expect(special.isEmpty, "\(name) with special tokens:\n\(special.joined(separator: "\n"))")
+    }
+
+    @Test(arguments: Fixtures.names)
+    func decodesMatchHuggingFace(name: String) throws {
+        let tokenizer = try Fixtures.tokenizer(name)
+        let rows = try Fixtures.expected(name)
+        let kept = Fixtures.mismatches(rows) { row in
+            let text = tokenizer.decode(row.ids, skipSpecialTokens: false)
+            return text == row.decoded ? nil : (text.debugDescription, row.decoded.debugDescription)
+        }
+        #expect(kept.isEmpty, "\(name) decode:\n\(kept.joined(separator: "\n"))")
+        let skipped = Fixtures.mismatches(rows) { row in
+            let text = tokenizer.decode(row.ids, skipSpecialTokens: true)
+            return text == row.decoded_skip ? nil : (text.debugDescription, row.decoded_skip.debugDescription)
+        }
+        #expect(skipped.isEmpty, "\(name) decode skipping special tokens:\n\(skipped.joined(separator: "\n"))")
+    }
+
+    /// Byte-level tokenizers reproduce every text exactly (the SentencePiece ones normalise spaces;
+    /// `<mask>` is an lstrip token, which swallows the space before it by design).
+    @Test(arguments: ["gpt2", "llama3", "qwen2", "smollm_digits"])
+    func byteLevelRoundTrips(name: String) throws {
+        let tokenizer = try Fixtures.tokenizer(name)
+        for row in try Fixtures.expected(name) where !row.text.contains(" <mask>") {
+            #expect(tokenizer.decode(tokenizer.encode(row.text, addSpecialTokens: false)) == row.text)
+        }
+    }
+
+    @Test(.enabled(if: Fixtures.hasSmolLM2, "run scripts/fetch-assets.sh and scripts/make_tokenizer_fixtures.py"))
+    func smolLM2MatchesHuggingFace() throws {
+        let tokenizer = try Tokenizer(directory: Fixtures.smolLM2Folder)
+        let rows = try Fixtures.rows(Fixtures.root.appendingPathComponent("smollm2_expected.json"))
+        #expect(rows.count > 300)
+        #expect(tokenizer.vocabularySize == 49152)
+        let report = Fixtures.mismatches(rows) { row in
+            let ids = tokenizer.encode(row.text, addSpecialTokens: false)
+            if ids != row.ids { return ("\(ids)", "\(row.ids)") }
+            let text = tokenizer.decode(ids, skipSpecialTokens: false)
+            if text != row.decoded { return (text.debugDescription, row.decoded.debugDescription) }
+            let skipped = tokenizer.decode(ids, skipSpecialTokens: true)
+            return skipped == row.decoded_skip ? nil : (skipped.debugDescription, row.decoded_skip.debugDescription)
+        }
+        #expect(report.isEmpty, "SmolLM2:\n\(report.joined(separator: "\n"))")
+        #expect(tokenizer.eosToken == "<|im_end|>")
+        #expect(tokenizer.eosTokenID == 2)
+        #expect(tokenizer.chatTemplate?.contains("<|im_start|>") == true)
+    }
+
+    static func smolLM2Vocabulary(preTokenizerName: String?) throws -> BPEVocabulary {
+        let url = Fixtures.smolLM2Folder.appendingPathComponent("gguf_vocab.json")
+        let raw = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        return BPEVocabulary(
+            model: .byteLevel, tokens: raw["tokens"] as! [String], tokenTypes: raw["token_type"] as? [Int],
+            merges: raw["merges"] as! [String], preTokenizerName: preTokenizerName ?? raw["pre"] as? String,
+            bosTokenID: raw["bos_token_id"] as? Int, eosTokenID: raw["eos_token_id"] as? Int,
+            padTokenID: raw["padding_token_id"] as? Int, unknownTokenID: raw["unknown_token_id"] as? Int,
+            addsBOS: raw["add_bos_token"] as? Bool ?? false)
+    }
+
+    /// The raw-vocabulary initialiser on the real GGUF arrays gives the same ids as the tokenizer.json
+    /// transformers derives from that GGUF. transformers uses the plain GPT-2 pattern for it, so the
+    /// vocabulary is built with pre-tokenizer "gpt2" here; "smollm" is checked separately below.
+    @Test(.enabled(if: Fixtures.hasSmolLM2GGUFVocabulary, "run scripts/make_tokenizer_fixtures.py"))
+    func smolLM2FromGGUFArrays() throws {
+        let tokenizer = try Tokenizer(vocabulary: Self.smolLM2Vocabulary(preTokenizerName: "gpt2"))
+        #expect(tokenizer.eosTokenID == 2)
+        #expect(tokenizer.bosToken == "<|im_start|>")
+        let rows = try Fixtures.rows(Fixtures.root.appendingPathComponent("smollm2_expected.json"))
+        let report = Fixtures.mismatches(rows) { row in
+            let ids = tokenizer.encode(row.text, addSpecialTokens: false)
+            if ids != row.ids { return ("\(ids)", "\(row.ids)") }
+            let text = tokenizer.decode(ids, skipSpecialTokens: true)
+            return text == row.decoded_skip ? nil : (text.debugDescription, row.decoded_skip.debugDescription)
+        }
+        #expect(report.isEmpty, "SmolLM2 from GGUF arrays:\n\(report.joined(separator: "\n"))")
+    }
+
+    /// llama.cpp's "smollm" pre-tokenizer isolates digits before the GPT-2 pattern (as SmolLM2's own
+    /// tokenizer.json does), so a whitespace run before digits stays whole, unlike plain GPT-2.
+    @Test(.enabled(if: Fixtures.hasSmolLM2GGUFVocabulary, "run scripts/make_tokenizer_fixtures.py"))
+    func smolLM2GGUFPreTokenizerIsolatesDigits() throws {
+        let smollm = try Tokenizer(vocabulary: Self.smolLM2Vocabulary(preTokenizerName: nil))
+        let gpt2 = try Tokenizer(vocabulary: Self.smolLM2Vocabulary(preTokenizerName: "gpt2"))
+        let spaces = try #require(smollm.id(forToken: "ĠĠĠ"))
+        let twoSpaces = try #require(smollm.id(forToken: "ĠĠ")), space = try #require(smollm.id(forToken: "Ġ"))
+        let digits = try ["1", "2", "3"].map { try #require(smollm.id(forToken: $0)) }
+        #expect(smollm.encode("   123", addSpecialTokens: false) == [spaces] + digits)
+        #expect(gpt2.encode("   123", addSpecialTokens: false) == [twoSpaces, space] + digits)
+    }
+}
