@@ -44,6 +44,8 @@ struct AddedTokenMatcher {
     }
     /// Candidates by first scalar, longest first.
     private var byFirstScalar: [UInt32: [Entry]] = [:]
+    /// Whether some token starts with each ASCII scalar, so most positions skip the dictionary.
+    private var asciiStarts = [Bool](repeating: false, count: 128)
 
     init(_ tokens: [AddedToken]) {
         for token in tokens where !token.content.isEmpty {
@@ -52,6 +54,7 @@ struct AddedTokenMatcher {
         }
         for key in byFirstScalar.keys {
             byFirstScalar[key]!.sort { $0.scalars.count > $1.scalars.count }
+            if key < 128 { asciiStarts[Int(key)] = true }
         }
     }
 
@@ -70,7 +73,12 @@ struct AddedTokenMatcher {
             return k == ScalarClass.letter || k == ScalarClass.number || v == 0x5F
         }
         while i < n {
-            guard let candidates = byFirstScalar[text[i]] else {
+            let first = text[i]
+            if first < 128 && !asciiStarts[Int(first)] {
+                i += 1
+                continue
+            }
+            guard let candidates = byFirstScalar[first] else {
                 i += 1
                 continue
             }

@@ -23,6 +23,10 @@ final class BPEModel: @unchecked Sendable {
     /// Llama-3: a word that is itself a vocabulary entry is emitted whole, without merging.
     let ignoresMerges: Bool
 
+    /// Character models whose vocabulary has no token with "▁" right after another character: words
+    /// can then be cut before each such "▁" without changing the result.
+    let splitsAtSpaceMarks: Bool
+
     private let cache = WordCache()
 
     /// Builds the model. `merges` are in priority order unless `ranks` gives explicit (possibly tied) ranks.
@@ -55,6 +59,14 @@ final class BPEModel: @unchecked Sendable {
         }
         asciiIDs = ascii
         scalarIDs = others
+        splitsAtSpaceMarks = !isByteLevel && vocabulary["\u{2581}"] != nil && !vocabulary.keys.contains { token in
+            var previous: Unicode.Scalar? = nil
+            for scalar in token.unicodeScalars {
+                if scalar == "\u{2581}", let previous, previous != "\u{2581}" { return true }
+                previous = scalar
+            }
+            return false
+        }
         if byteFallback {
             let ids = (0..<256).map { vocabulary[String(format: "<0x%02X>", $0)] }
             byteFallbackIDs = ids.contains(where: { $0 == nil }) ? nil : ids.map { $0! }
@@ -68,26 +80,47 @@ final class BPEModel: @unchecked Sendable {
         UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
     }
 
-    /// Encodes one pre-tokenized word, appending its ids.
-    func encode(_ word: ArraySlice<UInt32>, into output: inout [Int32]) {
+    /// Encodes one pre-tokenized word, appending its ids. `utf8` is scratch space.
+    func encode(_ word: UnsafeBufferPointer<UInt32>, into output: inout [Int32], utf8: inout [UInt8]) {
         guard !word.isEmpty else { return }
+        if splitsAtSpaceMarks && word.count > 16 {
+            // No token spans "x▁" (x not ▁), so no merge can cross such a boundary: encode the pieces
+            // between them separately, which is exact and lets the word cache work on whole lines.
+            var start = 0
+            var i = 1
+            while i < word.count {
+                if word[i] == 0x2581 && word[i - 1] != 0x2581 {
+                    encodeCached(UnsafeBufferPointer(rebasing: word[start..<i]), into: &output, utf8: &utf8)
+                    start = i
+                }
+                i += 1
+            }
+            encodeCached(UnsafeBufferPointer(rebasing: word[start...]), into: &output, utf8: &utf8)
+        } else {
+            encodeCached(word, into: &output, utf8: &utf8)
+        }
+    }
+
+    private func encodeCached(_ word: UnsafeBufferPointer<UInt32>, into output: inout [Int32], utf8: inout [UInt8]) {
+        utf8.removeAll(keepingCapacity: true)
+        appendUTF8(word, to: &utf8)
         let cacheable = word.count <= 64
         var key = ""
         if cacheable {
-            key = string(word)
+            key = String(decoding: utf8, as: UTF8.self)
             if let hit = cache[key] {
                 output.append(contentsOf: hit)
                 return
             }
         }
         let start = output.count
-        encodeUncached(word, into: &output)
+        encodeUncached(word, utf8: utf8, into: &output)
         if cacheable { cache[key] = Array(output[start...]) }
     }
 
-    private func encodeUncached(_ word: ArraySlice<UInt32>, into output: inout [Int32]) {
+    private func encodeUncached(_ word: UnsafeBufferPointer<UInt32>, utf8: [UInt8], into output: inout [Int32]) {
         if ignoresMerges {
-            let spelled = isByteLevel ? ByteLevelAlphabet.token(ofBytes: string(word).utf8) : string(word)
+            let spelled = isByteLevel ? ByteLevelAlphabet.token(ofBytes: utf8) : String(decoding: utf8, as: UTF8.self)
             if let id = vocabulary[spelled] {
                 output.append(id)
                 return
@@ -96,19 +129,22 @@ final class BPEModel: @unchecked Sendable {
         var symbols: [Int32] = []
         symbols.reserveCapacity(word.count)
         if isByteLevel {
-            for byte in string(word).utf8 {
+            for byte in utf8 {
                 let id = byteIDs[Int(byte)]
                 if id >= 0 { symbols.append(id) } else { appendUnknown(&symbols) }
             }
         } else {
             var previousUnknown = false
+            var bytes: [UInt8] = []
             for value in word {
                 let id = value < 128 ? asciiIDs[Int(value)] : (scalarIDs[value] ?? -1)
                 if id >= 0 {
                     symbols.append(id)
                     previousUnknown = false
-                } else if let fallback = byteFallbackIDs, let scalar = Unicode.Scalar(value) {
-                    for byte in String(Character(scalar)).utf8 { symbols.append(fallback[Int(byte)]) }
+                } else if let fallback = byteFallbackIDs {
+                    bytes.removeAll(keepingCapacity: true)
+                    appendUTF8(CollectionOfOne(value), to: &bytes)
+                    for byte in bytes { symbols.append(fallback[Int(byte)]) }
                     previousUnknown = false
                 } else if let unknown = unknownID {
                     if !(fusesUnknown && previousUnknown) { symbols.append(unknown) }
@@ -198,6 +234,28 @@ final class BPEModel: @unchecked Sendable {
         while i >= 0 {
             symbols.append(ids[Int(i)])
             i = next[Int(i)]
+        }
+    }
+}
+
+/// Appends the UTF-8 encoding of scalar values (valid scalars; others are skipped).
+@inline(__always)
+func appendUTF8<C: Collection>(_ scalars: C, to bytes: inout [UInt8]) where C.Element == UInt32 {
+    for v in scalars {
+        if v < 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v))
+        } else if v < 0x800 {
+            bytes.append(UInt8(truncatingIfNeeded: 0xC0 | (v >> 6)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | (v & 0x3F)))
+        } else if v < 0x10000 {
+            bytes.append(UInt8(truncatingIfNeeded: 0xE0 | (v >> 12)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | (v & 0x3F)))
+        } else if v < 0x110000 {
+            bytes.append(UInt8(truncatingIfNeeded: 0xF0 | (v >> 18)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | ((v >> 12) & 0x3F)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | ((v >> 6) & 0x3F)))
+            bytes.append(UInt8(truncatingIfNeeded: 0x80 | (v & 0x3F)))
         }
     }
 }

@@ -66,16 +66,41 @@ indirect enum Normalizer {
     }
 }
 
-/// The scalar values of a string.
-func scalars(_ string: String) -> [UInt32] { string.unicodeScalars.map(\.value) }
+/// The scalar values of a string, decoded straight from its UTF-8 storage (valid by construction).
+func scalars(_ string: String) -> [UInt32] {
+    var string = string
+    return string.withUTF8 { bytes in
+        var result = [UInt32]()
+        result.reserveCapacity(bytes.count)
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            let b0 = UInt32(bytes[i])
+            if b0 < 0x80 {
+                result.append(b0)
+                i &+= 1
+            } else if b0 < 0xE0 {
+                result.append((b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F))
+                i &+= 2
+            } else if b0 < 0xF0 {
+                result.append((b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F))
+                i &+= 3
+            } else {
+                result.append((b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6
+                              | UInt32(bytes[i + 3] & 0x3F))
+                i &+= 4
+            }
+        }
+        return result
+    }
+}
 
 /// A string from scalar values (invalid values, which valid input never produces, are dropped).
-func string<S: Sequence>(_ values: S) -> String where S.Element == UInt32 {
-    var result = String.UnicodeScalarView()
-    for value in values {
-        if let scalar = Unicode.Scalar(value) { result.append(scalar) }
-    }
-    return String(result)
+func string<C: Collection>(_ values: C) -> String where C.Element == UInt32 {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(values.count)
+    appendUTF8(values, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Replaces every non-overlapping occurrence of `pattern`, scanning left to right.

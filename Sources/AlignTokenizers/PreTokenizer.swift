@@ -1,8 +1,15 @@
 /// A piece of text flowing through pre-tokenization: scalar values plus whether it begins at the very
-/// start of the input (Metaspace's `prepend_scheme: "first"` needs to know).
+/// start of the input (Metaspace's `prepend_scheme: "first"` needs to know). The scalars are borrowed
+/// from a buffer that outlives the visit, so splitting allocates and retains nothing.
 struct Fragment {
-    var scalars: ArraySlice<UInt32>
+    var scalars: UnsafeBufferPointer<UInt32>
     var atStart: Bool
+
+    /// The sub-fragment covering `range` (0-based in the result).
+    @inline(__always)
+    func slice(_ range: Range<Int>) -> Fragment {
+        Fragment(scalars: UnsafeBufferPointer(rebasing: scalars[range]), atStart: atStart && range.lowerBound == 0)
+    }
 }
 
 /// How a `Split` pre-tokenizer treats the matches it finds (Hugging Face `SplitDelimiterBehavior`).
@@ -93,44 +100,37 @@ indirect enum PreTokenizer {
         }
     }
 
-    /// Splits every fragment, appending the results to `output`. `scratch` holds reusable buffers.
-    func apply(_ input: [Fragment], into output: inout [Fragment], scratch: inout PreTokenizerScratch) {
-        switch self {
-        case .sequence(let steps):
-            var current = input
-            var next: [Fragment] = []
-            for step in steps {
-                next.removeAll(keepingCapacity: true)
-                step.apply(current, into: &next, scratch: &scratch)
-                swap(&current, &next)
-            }
-            output.append(contentsOf: current)
-        default:
-            for fragment in input { applyOne(fragment, into: &output, scratch: &scratch) }
-        }
+    /// The non-sequence steps, in order (nested sequences flattened).
+    var steps: [PreTokenizer] {
+        if case .sequence(let items) = self { return items.flatMap(\.steps) }
+        return [self]
     }
 
-    private func applyOne(_ fragment: Fragment, into output: inout [Fragment], scratch: inout PreTokenizerScratch) {
+    /// Splits one fragment with this (non-sequence) step, handing each piece to `emit`.
+    func split(_ fragment: Fragment, buffers: ScanBuffers, emit: (Fragment) -> Void) {
         switch self {
-        case .sequence:
-            apply([fragment], into: &output, scratch: &scratch)
+        case .sequence(let items):
+            // Never reached through `PreTokenization`, which flattens sequences; kept total for safety.
+            PreTokenization(items.flatMap(\.steps)).forEachWord(fragment, emit)
         case .byteLevel(let addPrefixSpace, let useRegex):
-            var piece = fragment
-            if addPrefixSpace && piece.scalars.first != 0x20 {
-                piece.scalars = ArraySlice([0x20] + piece.scalars)
-            }
-            if useRegex {
-                splitByPattern(.gpt2, .isolated, piece, into: &output, scratch: &scratch)
+            if addPrefixSpace && fragment.scalars.first != 0x20 {
+                let prefixed = [0x20] + Array(fragment.scalars)
+                prefixed.withUnsafeBufferPointer { buffer in
+                    let piece = Fragment(scalars: buffer, atStart: fragment.atStart)
+                    if useRegex { splitByPattern(.gpt2, .isolated, piece, buffers: buffers, emit: emit) } else { emit(piece) }
+                }
+            } else if useRegex {
+                splitByPattern(.gpt2, .isolated, fragment, buffers: buffers, emit: emit)
             } else {
-                output.append(piece)
+                emit(fragment)
             }
         case .regex(let pattern, let behavior):
-            splitByPattern(pattern, behavior, fragment, into: &output, scratch: &scratch)
+            splitByPattern(pattern, behavior, fragment, buffers: buffers, emit: emit)
         case .literal(let literal, let behavior):
             var matches: [Range<Int>] = []
             let s = fragment.scalars
-            var i = s.startIndex
-            while i + literal.count <= s.endIndex {
+            var i = 0
+            while i + literal.count <= s.count {
                 if s[i..<(i + literal.count)].elementsEqual(literal) {
                     matches.append(i..<(i + literal.count))
                     i += literal.count
@@ -138,76 +138,75 @@ indirect enum PreTokenizer {
                     i += 1
                 }
             }
-            emit(fragment, matches: matches, behavior: behavior, into: &output)
+            cut(fragment, matches: matches, behavior: behavior, emit: emit)
         case .digits(let individual):
             var matches: [Range<Int>] = []
             for i in fragment.scalars.indices where ScalarClass.of(fragment.scalars[i]) == ScalarClass.number {
                 matches.append(i..<(i + 1))
             }
-            emit(fragment, matches: matches, behavior: individual ? .isolated : .contiguous, into: &output)
+            cut(fragment, matches: matches, behavior: individual ? .isolated : .contiguous, emit: emit)
         case .metaspace(let replacement, let prepend, let split):
             var scalars = fragment.scalars.map { $0 == 0x20 ? replacement : $0 }
             let wantsPrefix = prepend == .always || (prepend == .first && fragment.atStart)
             if wantsPrefix && scalars.first != replacement { scalars.insert(replacement, at: 0) }
-            let piece = Fragment(scalars: scalars[...], atStart: fragment.atStart)
-            if split {
-                let matches = scalars.indices.filter { scalars[$0] == replacement }.map { $0..<($0 + 1) }
-                emit(piece, matches: matches, behavior: .mergedWithNext, into: &output)
-            } else {
-                output.append(piece)
+            scalars.withUnsafeBufferPointer { buffer in
+                let piece = Fragment(scalars: buffer, atStart: fragment.atStart)
+                if split {
+                    let matches = buffer.indices.filter { buffer[$0] == replacement }.map { $0..<($0 + 1) }
+                    cut(piece, matches: matches, behavior: .mergedWithNext, emit: emit)
+                } else {
+                    emit(piece)
+                }
             }
         case .whitespaceSplit:
             var matches: [Range<Int>] = []
             for i in fragment.scalars.indices where ScalarClass.of(fragment.scalars[i]) & ScalarClass.space != 0 {
                 matches.append(i..<(i + 1))
             }
-            emit(fragment, matches: matches, behavior: .removed, into: &output)
+            cut(fragment, matches: matches, behavior: .removed, emit: emit)
         }
     }
 
     /// Runs a regex scanner over the fragment; its matches tile the text, so every behaviour other than
     /// `Isolated` reduces to simple joins of neighbouring matches.
     private func splitByPattern(_ pattern: RegexScanners.Pattern, _ behavior: SplitBehavior, _ fragment: Fragment,
-                                into output: inout [Fragment], scratch: inout PreTokenizerScratch) {
+                                buffers: ScanBuffers, emit: (Fragment) -> Void) {
         let s = fragment.scalars
         guard !s.isEmpty else { return }
-        ScalarClass.classify(s, into: &scratch.classes)
-        scratch.ends.removeAll(keepingCapacity: true)
-        s.withUnsafeBufferPointer { sp in
-            scratch.classes.withUnsafeBufferPointer { cp in
-                RegexScanners.scan(pattern, sp, cp, ends: &scratch.ends)
-            }
+        ScalarClass.classify(s, into: &buffers.classes)
+        buffers.ends.removeAll(keepingCapacity: true)
+        buffers.classes.withUnsafeBufferPointer { classes in
+            RegexScanners.scan(pattern, s, classes, ends: &buffers.ends)
         }
         if behavior == .isolated {
-            var start = s.startIndex
-            for end in scratch.ends {
-                let absoluteEnd = s.startIndex + end
-                output.append(Fragment(scalars: s[start..<absoluteEnd], atStart: fragment.atStart && start == s.startIndex))
-                start = absoluteEnd
+            var start = 0
+            for end in buffers.ends {
+                emit(fragment.slice(start..<end))
+                start = end
             }
         } else {
             var matches: [Range<Int>] = []
-            var start = s.startIndex
-            for end in scratch.ends {
-                matches.append(start..<(s.startIndex + end))
-                start = s.startIndex + end
+            var start = 0
+            for end in buffers.ends {
+                matches.append(start..<end)
+                start = end
             }
-            emit(fragment, matches: matches, behavior: behavior, into: &output)
+            cut(fragment, matches: matches, behavior: behavior, emit: emit)
         }
     }
 
     /// Cuts a fragment around `matches` (sorted, non-overlapping absolute ranges) as `behavior` says.
-    private func emit(_ fragment: Fragment, matches: [Range<Int>], behavior: SplitBehavior, into output: inout [Fragment]) {
+    private func cut(_ fragment: Fragment, matches: [Range<Int>], behavior: SplitBehavior, emit: (Fragment) -> Void) {
         let s = fragment.scalars
         // Build (range, isMatch) pieces first, then combine according to the behaviour.
         var pieces: [(Range<Int>, Bool)] = []
-        var cursor = s.startIndex
+        var cursor = 0
         for match in matches {
             if match.lowerBound > cursor { pieces.append((cursor..<match.lowerBound, false)) }
             pieces.append((match, true))
             cursor = match.upperBound
         }
-        if cursor < s.endIndex { pieces.append((cursor..<s.endIndex, false)) }
+        if cursor < s.count { pieces.append((cursor..<s.count, false)) }
 
         var combined: [Range<Int>] = []
         switch behavior {
@@ -249,16 +248,43 @@ indirect enum PreTokenizer {
                 previousWasMatch = isMatch
             }
         }
-        for range in combined where !range.isEmpty {
-            output.append(Fragment(scalars: s[range], atStart: fragment.atStart && range.lowerBound == s.startIndex))
-        }
+        for range in combined where !range.isEmpty { emit(fragment.slice(range)) }
     }
 }
 
-/// Reusable buffers for pre-tokenization, so scanning allocates nothing per fragment.
-struct PreTokenizerScratch {
+/// Reusable buffers for one pre-tokenization step, so scanning allocates nothing per fragment.
+final class ScanBuffers {
     var classes: [UInt8] = []
     var ends: [Int] = []
+}
+
+/// Runs a chain of pre-tokenizer steps depth-first: each piece a step produces goes straight through
+/// the remaining steps to the consumer, so no list of all the words of a long text is ever built.
+/// Each depth has its own buffers, which is what makes the recursion safe.
+struct PreTokenization {
+    let steps: [PreTokenizer]
+    let buffers: [ScanBuffers]
+
+    init(_ steps: [PreTokenizer]) {
+        self.steps = steps
+        buffers = steps.map { _ in ScanBuffers() }
+    }
+
+    /// Calls `body` with every non-empty word of `fragment`, in order.
+    func forEachWord(_ fragment: Fragment, _ body: (Fragment) -> Void) {
+        visit(fragment, depth: 0, body)
+    }
+
+    private func visit(_ fragment: Fragment, depth: Int, _ body: (Fragment) -> Void) {
+        guard !fragment.scalars.isEmpty else { return }
+        if depth == steps.count {
+            body(fragment)
+            return
+        }
+        steps[depth].split(fragment, buffers: buffers[depth]) { piece in
+            visit(piece, depth: depth + 1, body)
+        }
+    }
 }
 
 /// Reads Metaspace's `prepend_scheme`, or the older `add_prefix_space` flag (true means "always").

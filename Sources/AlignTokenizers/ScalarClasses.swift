@@ -37,7 +37,7 @@ enum ScalarClass {
     }
 
     /// Fills `classes` with the class of each scalar of `scalars` (reusing its storage).
-    static func classify(_ scalars: ArraySlice<UInt32>, into classes: inout [UInt8]) {
+    static func classify(_ scalars: UnsafeBufferPointer<UInt32>, into classes: inout [UInt8]) {
         classes.removeAll(keepingCapacity: true)
         classes.reserveCapacity(scalars.count)
         for value in scalars { classes.append(of(value)) }

@@ -288,30 +288,24 @@ public final class Tokenizer: @unchecked Sendable {
         let scalarValues = scalars(text)
         var ids: [Int32] = []
         ids.reserveCapacity(scalarValues.count / 3 + 4)
-        var fragments: [Fragment] = []
-        var words: [Fragment] = []
-        var scratch = PreTokenizerScratch()
-        for segment in matcher.segments(scalarValues) {
-            switch segment {
-            case .token(let id):
-                ids.append(id)
-            case .text(let range):
-                let normalized: ArraySlice<UInt32>
-                if let normalizer {
-                    normalized = normalizer.normalize(Array(scalarValues[range]))[...]
-                } else {
-                    normalized = scalarValues[range]
-                }
-                guard !normalized.isEmpty else { continue }
-                let fragment = Fragment(scalars: normalized, atStart: range.lowerBound == 0)
-                if let preTokenizer {
-                    fragments.removeAll(keepingCapacity: true)
-                    fragments.append(fragment)
-                    words.removeAll(keepingCapacity: true)
-                    preTokenizer.apply(fragments, into: &words, scratch: &scratch)
-                    for word in words { model.encode(word.scalars, into: &ids) }
-                } else {
-                    model.encode(fragment.scalars, into: &ids)
+        var utf8: [UInt8] = []
+        let pipeline = PreTokenization(preTokenizer?.steps ?? [])
+        func encodeText(_ fragment: Fragment) {
+            pipeline.forEachWord(fragment) { word in model.encode(word.scalars, into: &ids, utf8: &utf8) }
+        }
+        scalarValues.withUnsafeBufferPointer { all in
+            for segment in matcher.segments(scalarValues) {
+                switch segment {
+                case .token(let id):
+                    ids.append(id)
+                case .text(let range):
+                    let fragment = Fragment(scalars: UnsafeBufferPointer(rebasing: all[range]), atStart: range.lowerBound == 0)
+                    if let normalizer {
+                        let normalized = normalizer.normalize(Array(fragment.scalars))
+                        normalized.withUnsafeBufferPointer { encodeText(Fragment(scalars: $0, atStart: fragment.atStart)) }
+                    } else {
+                        encodeText(fragment)
+                    }
                 }
             }
         }

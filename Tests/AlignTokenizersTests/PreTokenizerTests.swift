@@ -4,10 +4,13 @@ import Testing
 /// The hand-written scanners against splits worked out from the regex definitions.
 @Suite struct PreTokenizerTests {
     func split(_ text: String, _ pretokenizer: PreTokenizer) -> [String] {
-        var output: [Fragment] = []
-        var scratch = PreTokenizerScratch()
-        pretokenizer.apply([Fragment(scalars: scalars(text)[...], atStart: true)], into: &output, scratch: &scratch)
-        return output.map { string($0.scalars) }
+        var output: [String] = []
+        scalars(text).withUnsafeBufferPointer { buffer in
+            PreTokenization(pretokenizer.steps).forEachWord(Fragment(scalars: buffer, atStart: true)) {
+                output.append(string($0.scalars))
+            }
+        }
+        return output
     }
 
     let gpt2 = PreTokenizer.regex(.gpt2, .isolated)
