@@ -104,18 +104,15 @@ final class BPEModel: @unchecked Sendable {
     private func encodeCached(_ word: UnsafeBufferPointer<UInt32>, into output: inout [Int32], utf8: inout [UInt8]) {
         utf8.removeAll(keepingCapacity: true)
         appendUTF8(word, to: &utf8)
-        let cacheable = word.count <= 64
-        var key = ""
-        if cacheable {
-            key = String(decoding: utf8, as: UTF8.self)
-            if let hit = cache[key] {
-                output.append(contentsOf: hit)
-                return
-            }
+        guard word.count <= 64 else {
+            encodeUncached(word, utf8: utf8, into: &output)
+            return
         }
+        let hash = utf8.withUnsafeBufferPointer { WordCache.hash($0) }
+        if utf8.withUnsafeBufferPointer({ cache.lookup($0, hash: hash, into: &output) }) { return }
         let start = output.count
         encodeUncached(word, utf8: utf8, into: &output)
-        if cacheable { cache[key] = Array(output[start...]) }
+        utf8.withUnsafeBufferPointer { cache.insert($0, hash: hash, ids: output[start...]) }
     }
 
     private func encodeUncached(_ word: UnsafeBufferPointer<UInt32>, utf8: [UInt8], into output: inout [Int32]) {
@@ -309,24 +306,78 @@ struct PairHeap {
     }
 }
 
-/// Thread-safe cache from a pre-tokenized word to its ids; cleared when it grows past a bound so
-/// memory stays flat over long corpora.
+/// Thread-safe cache from a pre-tokenized word (its UTF-8 bytes) to its ids.
+///
+/// An open-addressing table over two flat arenas (key bytes, ids) with an FNV-1a hash: a hit costs one
+/// short hash, a probe or two and a copy, with no String building, Swift hashing or per-entry
+/// allocation. When it fills it is simply emptied, so memory stays bounded over long corpora.
 final class WordCache: @unchecked Sendable {
-    private var storage: [String: [Int32]] = [:]
-    private let lock = NSLock()
-    private let capacity = 100_000
+    private struct Slot {
+        var hash: UInt64 = 0
+        var keyStart: Int32 = -1  // -1: empty
+        var keyCount: Int32 = 0
+        var idsStart: Int32 = 0
+        var idsCount: Int32 = 0
+    }
 
-    subscript(key: String) -> [Int32]? {
-        get {
-            lock.lock()
-            defer { lock.unlock() }
-            return storage[key]
+    private let slotCount = 1 << 17
+    private var slots: [Slot]
+    private var keys: [UInt8] = []
+    private var ids: [Int32] = []
+    private var used = 0
+    private let lock = NSLock()
+
+    init() {
+        slots = [Slot](repeating: Slot(), count: slotCount)
+    }
+
+    @inline(__always)
+    static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+
+    /// Appends the cached ids of `key` to `output` and returns true, or returns false on a miss.
+    func lookup(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, into output: inout [Int32]) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let mask = slotCount - 1
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let slot = slots[index]
+            if slot.keyStart < 0 { return false }
+            if slot.hash == hash && Int(slot.keyCount) == key.count {
+                let start = Int(slot.keyStart)
+                let equal = keys.withUnsafeBufferPointer { stored in
+                    memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
+                }
+                if equal {
+                    output.append(contentsOf: ids[Int(slot.idsStart)..<Int(slot.idsStart + slot.idsCount)])
+                    return true
+                }
+            }
+            index = (index + 1) & mask
         }
-        set {
-            lock.lock()
-            defer { lock.unlock() }
-            if storage.count >= capacity { storage.removeAll(keepingCapacity: true) }
-            storage[key] = newValue
+    }
+
+    /// Remembers the ids of `key`.
+    func insert(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, ids newIDs: ArraySlice<Int32>) {
+        lock.lock()
+        defer { lock.unlock() }
+        if used >= slotCount / 2 || keys.count + key.count >= Int(Int32.max) / 2 {
+            for i in slots.indices { slots[i].keyStart = -1 }
+            keys.removeAll(keepingCapacity: true)
+            ids.removeAll(keepingCapacity: true)
+            used = 0
         }
+        let mask = slotCount - 1
+        var index = Int(truncatingIfNeeded: hash) & mask
+        while slots[index].keyStart >= 0 { index = (index + 1) & mask }
+        slots[index] = Slot(hash: hash, keyStart: Int32(keys.count), keyCount: Int32(key.count),
+                            idsStart: Int32(ids.count), idsCount: Int32(newIDs.count))
+        keys.append(contentsOf: key)
+        ids.append(contentsOf: newIDs)
+        used += 1
     }
 }

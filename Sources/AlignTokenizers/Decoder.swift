@@ -59,7 +59,9 @@ indirect enum Decoder {
             }
             return [String(decoding: bytes, as: UTF8.self)]
         case .replace(let pattern, let content):
-            return tokens.map { $0.replacingAll(pattern, with: content) }
+            guard let first = pattern.unicodeScalars.first else { return tokens }
+            // Most tokens lack the pattern's first scalar; leave those untouched without copying.
+            return tokens.map { $0.unicodeScalars.contains(first) ? $0.replacingAll(pattern, with: content) : $0 }
         case .byteFallback:
             var output: [String] = []
             var pending: [UInt8] = []
@@ -117,11 +119,32 @@ indirect enum Decoder {
         }
     }
 
-    /// The byte of a `<0xNN>` token.
+    /// The byte of a `<0xNN>` token (read without copying the token: this runs once per token).
     static func fallbackByte(_ token: String) -> UInt8? {
-        let utf8 = Array(token.utf8)
-        guard utf8.count == 6, utf8[0] == 0x3C, utf8[1] == 0x30, utf8[2] == 0x78, utf8[5] == 0x3E else { return nil }
-        return UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
+        let utf8 = token.utf8
+        guard utf8.count == 6 else { return nil }
+        var index = utf8.startIndex
+        var value: UInt8 = 0
+        for position in 0..<6 {
+            let byte = utf8[index]
+            switch position {
+            case 0: guard byte == 0x3C else { return nil }  // <
+            case 1: guard byte == 0x30 else { return nil }  // 0
+            case 2: guard byte == 0x78 else { return nil }  // x
+            case 5: guard byte == 0x3E else { return nil }  // >
+            default:
+                let digit: UInt8
+                switch byte {
+                case 0x30...0x39: digit = byte - 0x30
+                case 0x41...0x46: digit = byte - 0x41 + 10
+                case 0x61...0x66: digit = byte - 0x61 + 10
+                default: return nil
+                }
+                value = value << 4 | digit
+            }
+            index = utf8.index(after: index)
+        }
+        return value
     }
 }
 
@@ -129,7 +152,6 @@ extension String {
     /// Every non-overlapping occurrence of `pattern` replaced, left to right (no Foundation needed).
     func replacingAll(_ pattern: String, with replacement: String) -> String {
         guard !pattern.isEmpty else { return self }
-        let source = Array(unicodeScalars), target = Array(pattern.unicodeScalars)
-        return string(replaceAll(source.map(\.value), target.map(\.value), replacement.unicodeScalars.map(\.value)))
+        return string(replaceAll(scalars(self), scalars(pattern), scalars(replacement)))
     }
 }
