@@ -110,9 +110,10 @@ def sentencepiece(name, legacy):
     """Llama-2 style BPE over '▁'-joined text with <0xNN> byte fallback."""
     trainer_tok = Tokenizer(models.BPE(unk_token="<unk>"))
     trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
-    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>"], limit_alphabet=90,
-                                  show_progress=False)
-    trainer_tok.train_from_iterator(training_data(), trainer)
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
+    # Train on ASCII only, so every other character exercises byte fallback. (limit_alphabet would do
+    # it too, but breaks ties between equally rare characters differently from run to run.)
+    trainer_tok.train_from_iterator(["".join(c for c in t if c.isascii()) for t in training_data()], trainer)
     trained = json.loads(trainer_tok.to_str())["model"]
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
     for b in range(256):
@@ -189,6 +190,23 @@ def llama3_post(tok):
                                                               special_tokens=[("<|begin_of_text|>", bos)])])
 
 
+# Pieces random fuzz texts are assembled from: each one stresses a branch of the pre-tokenizer regexes
+# (whitespace runs before letters/digits/punctuation, newlines, contractions in both cases, the long s
+# that case-folds to "s", non-ASCII letters, numbers and spaces, combining marks, added tokens).
+FUZZ_PIECES = [" ", " ", " ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \n", "\u00a0", "\u3000", "\u2003",
+               "a", "word", "Word", "HELLO", "x", "é", "straße", "你好", "ёж", "ǅ", "e\u0301",
+               "1", "12", "1234", "٣", "½", "Ⅻ",
+               "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t", "'ſ", "'x",
+               ".", ",", "!", "?!", "...", "(", ")", "-", "_", "\"", "😀", "👍🏽", "€", "∑",
+               "<|im_start|>", "<|im_end|>", "<mask>", "<custom>", "<s>", "</s>"]
+
+
+def fuzz_texts(count, seed=1234):
+    import random
+    rng = random.Random(seed)
+    return ["".join(rng.choice(FUZZ_PIECES) for _ in range(rng.randint(1, 14))) for _ in range(count)]
+
+
 def real_smollm2():
     if not os.path.exists(GGUF):
         print(f"skipping SmolLM2: {GGUF} absent")
@@ -242,6 +260,15 @@ def main():
     save("spm_legacy", tok, cfg)
     tok, cfg = sentencepiece("spm_metaspace", legacy=False)
     save("spm_metaspace", tok, cfg)
+    fuzz = fuzz_texts(160)
+    table = {}
+    for name in sorted(os.listdir(FIXTURES)):
+        path = os.path.join(FIXTURES, name, "tokenizer.json")
+        if os.path.exists(path):
+            tok = Tokenizer.from_file(path)
+            table[name] = [tok.encode(text, add_special_tokens=False).ids for text in fuzz]
+    with open(os.path.join(FIXTURES, "fuzz_expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"texts": fuzz, "ids": table}, f, ensure_ascii=False, separators=(",", ":"))
     real_smollm2()
 
 

@@ -109,3 +109,48 @@ import Testing
         #expect(gpt2.encode("   123", addSpecialTokens: false) == [twoSpaces, space] + digits)
     }
 }
+
+/// Random concatenations of regex-sensitive pieces (whitespace runs, contractions in both cases,
+/// non-ASCII letters and numbers, added tokens), encoded by every fixture tokenizer.
+@Suite struct FuzzParityTests {
+    struct Table: Decodable {
+        var texts: [String]
+        var ids: [String: [[Int]]]
+    }
+
+    static let table: Table? = try? JSONDecoder().decode(
+        Table.self, from: Data(contentsOf: Fixtures.root.appendingPathComponent("fuzz_expected.json")))
+
+    @Test(arguments: Fixtures.names)
+    func fuzzIDsMatchHuggingFace(name: String) throws {
+        let table = try #require(Self.table)
+        let expected = try #require(table.ids[name])
+        #expect(expected.count == table.texts.count && table.texts.count >= 100)
+        let tokenizer = try Fixtures.tokenizer(name)
+        var failures: [String] = []
+        for (text, want) in zip(table.texts, expected) {
+            let got = tokenizer.encode(text, addSpecialTokens: false)
+            if got != want && failures.count < 5 { failures.append("\(text.debugDescription): got \(got), want \(want)") }
+        }
+        #expect(failures.isEmpty, "\(name):\n\(failures.joined(separator: "\n"))")
+    }
+
+    /// Encoding from several threads at once (sharing the word cache) gives the sequential answer.
+    @Test func concurrentEncodingIsConsistent() async throws {
+        let table = try #require(Self.table)
+        let tokenizer = try Fixtures.tokenizer("llama3")
+        let texts = table.texts
+        let sequential = texts.map { tokenizer.encode($0, addSpecialTokens: false) }
+        let fresh = try Fixtures.tokenizer("llama3")  // empty cache, filled concurrently
+        let results = await withTaskGroup(of: (Int, [[Int]]).self) { group in
+            for worker in 0..<4 {
+                group.addTask { (worker, texts.map { fresh.encode($0, addSpecialTokens: false) }) }
+            }
+            var all: [(Int, [[Int]])] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 4)
+        for (_, ids) in results { #expect(ids == sequential) }
+    }
+}

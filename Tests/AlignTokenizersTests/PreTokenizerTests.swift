@@ -37,6 +37,9 @@ import Testing
         #expect(split("x!!\n\ny", llama3) == ["x", "!!\n\n", "y"])
         #expect(split("'sam", llama3) == ["'s", "am"])
         #expect(split("(paren", llama3) == ["(paren"])
+        // Oniguruma's case-insensitive match folds LATIN SMALL LETTER LONG S to "s" (checked with HF).
+        #expect(split("'\u{17F}ab", llama3) == ["'\u{17F}", "ab"])
+        #expect(split("'\u{17F}ab", gpt2) == ["'", "\u{17F}ab"])
         #expect(split("1234567", qwen2) == ["1", "2", "3", "4", "5", "6", "7"])
     }
 
