@@ -248,6 +248,7 @@ def main():
     cfg["add_bos_token"] = True
     save("llama3", tok, cfg)
     tok, cfg = byte_level("qwen2", split_pre(QWEN2_PATTERN), eos="<|im_end|>")
+    tok.normalizer = normalizers.NFC()  # as Qwen2's own tokenizer.json
     cfg["pad_token"] = "<|endoftext|>"
     save("qwen2", tok, cfg)
     digits = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),

@@ -21,13 +21,17 @@ public struct BPEVocabulary: Sendable {
     public var merges: [String]
     /// llama.cpp's pre-tokenizer name (`tokenizer.ggml.pre`); nil means "default" (GPT-2).
     public var preTokenizerName: String?
-    /// Special token ids.
+    /// Id of the beginning-of-sequence token (`tokenizer.ggml.bos_token_id`).
     public var bosTokenID: Int?
+    /// Id of the end-of-sequence token (`tokenizer.ggml.eos_token_id`).
     public var eosTokenID: Int?
+    /// Id of the padding token (`tokenizer.ggml.padding_token_id`).
     public var padTokenID: Int?
+    /// Id of the unknown token (`tokenizer.ggml.unknown_token_id`).
     public var unknownTokenID: Int?
-    /// Whether `encode(_:addSpecialTokens: true)` adds BOS / EOS.
+    /// Whether `encode(_:addSpecialTokens: true)` prepends BOS (`tokenizer.ggml.add_bos_token`).
     public var addsBOS: Bool
+    /// Whether `encode(_:addSpecialTokens: true)` appends EOS (`tokenizer.ggml.add_eos_token`).
     public var addsEOS: Bool
     /// SentencePiece: prefix "▁" to text (`tokenizer.ggml.add_space_prefix`, default true).
     public var addsSpacePrefix: Bool
