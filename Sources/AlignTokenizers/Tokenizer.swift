@@ -145,12 +145,20 @@ public final class Tokenizer: @unchecked Sendable {
 
         // The tokenizer.json post-processor decides which special tokens encode adds. Without one,
         // fall back on add_bos_token/add_eos_token, as transformers' Llama tokenizers rebuild it.
+        (tokens, addedIDs, specialIDs, addedTokens, matcher) = Tokenizer.tables(vocabulary: vocabulary, added: added)
         if let post = root["post_processor"] as? [String: Any] {
             postProcessor = try PostProcessor(json: post, file: file)
+        } else if addsBOSToken == true || addsEOSToken == true {
+            func lookup(_ token: String?) -> [Int32] {
+                guard let token, let id = added.first(where: { $0.content == token })?.id ?? vocabulary[token].map(Int.init)
+                else { return [] }
+                return [Int32(id)]
+            }
+            postProcessor = .template(prefix: addsBOSToken == true ? lookup(bosToken) : [],
+                                      suffix: addsEOSToken == true ? lookup(eosToken) : [])
         } else {
             postProcessor = nil
         }
-        (tokens, addedIDs, specialIDs, addedTokens, matcher) = Tokenizer.tables(vocabulary: vocabulary, added: added)
     }
 
     /// Builds a tokenizer from raw vocabulary arrays, as a GGUF file stores them (llama.cpp conventions).

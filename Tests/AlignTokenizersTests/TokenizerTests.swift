@@ -60,6 +60,27 @@ import Testing
         #expect(llama3.encode("hi", addSpecialTokens: false).first != llama3.bosTokenID)
     }
 
+    /// Without a post_processor in tokenizer.json, add_bos_token / add_eos_token decide.
+    @Test func configFlagsApplyWithoutPostProcessor() throws {
+        let source = Fixtures.folder("spm_legacy")
+        var json = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: source.appendingPathComponent("tokenizer.json"))) as! [String: Any]
+        json["post_processor"] = NSNull()
+        var config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: source.appendingPathComponent("tokenizer_config.json"))) as! [String: Any]
+        config["add_eos_token"] = true
+        config["chat_template"] = "plain {{ messages }}"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-post-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("tokenizer.json"))
+        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let tokenizer = try Tokenizer(directory: folder)
+        let plain = tokenizer.encode("hello", addSpecialTokens: false)
+        #expect(tokenizer.encode("hello", addSpecialTokens: true) == [1] + plain + [2])
+        #expect(tokenizer.chatTemplate == "plain {{ messages }}")
+    }
+
     /// A SentencePiece vocabulary given as arrays (with its merges) behaves like the legacy Llama-2
     /// tokenizer.json it came from, which is also how llama.cpp prefixes spaces.
     @Test func sentencePieceFromArrays() throws {
