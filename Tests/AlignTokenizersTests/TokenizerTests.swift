@@ -60,6 +60,37 @@ import Testing
         #expect(llama3.encode("hi", addSpecialTokens: false).first != llama3.bosTokenID)
     }
 
+    /// A `single_word` added token matches only where no letter, digit or "_" touches it. Expected
+    /// tokens recorded from HF tokenizers 0.23 with the same token added to this fixture.
+    @Test func singleWordAddedToken() throws {
+        let source = Fixtures.folder("gpt2_prefix_space").appendingPathComponent("tokenizer.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as! [String: Any]
+        var added = json["added_tokens"] as! [[String: Any]]
+        added.append(["id": 902, "content": "zap", "single_word": true, "lstrip": false, "rstrip": false,
+                      "normalized": false, "special": false])
+        json["added_tokens"] = added
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-sw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("tokenizer.json")
+        try JSONSerialization.data(withJSONObject: json).write(to: file)
+        let tokenizer = try Tokenizer(tokenizerJSON: file)
+        let expected: [(String, [String])] = [
+            ("zap", ["zap"]),
+            ("a zap b", ["Ġa", "Ġ", "zap", "Ġb"]),
+            ("zapper", ["Ġ", "z", "ap", "per"]),
+            ("unzap", ["Ġun", "z", "ap"]),
+            ("zap_1", ["Ġ", "z", "ap", "_", "1"]),
+            ("x.zap.", ["Ġ", "x", ".", "zap", "Ġ", "."]),
+            ("zapzap", ["Ġ", "z", "ap", "z", "ap"]),
+            ("zap1", ["Ġ", "z", "ap", "1"]),
+        ]
+        for (text, tokens) in expected {
+            let got = tokenizer.encode(text, addSpecialTokens: false).compactMap { tokenizer.token(forID: $0) }
+            #expect(got == tokens, "\(text)")
+        }
+    }
+
     /// Without a post_processor in tokenizer.json, add_bos_token / add_eos_token decide.
     @Test func configFlagsApplyWithoutPostProcessor() throws {
         let source = Fixtures.folder("spm_legacy")
