@@ -63,6 +63,9 @@ CORPUS = [
     "<|endoftext|><|endoftext|>double",
     "a <mask> b",
     "a<mask>b",
+    "<norm>rest and x<norm> and a <norm> b",
+    "<norm>",
+    "say two words now, two words",
     "\u00a0non-breaking\u00a0space and\u2003em space",
     "zero\u200bwidth and combining e\u0301",
     "The Rock is destined to be the 21st Century's new ''Conan''.",
@@ -96,7 +99,9 @@ def byte_level(name, pre, ignore_merges=False, special=("<|endoftext|>", "<|im_s
     tok.train_from_iterator(training_data(), trainer)
     # An lstrip special token and a user-defined (non-special) token, matched before the model.
     tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True, normalized=False)])
-    tok.add_tokens([AddedToken("<custom>", special=False, normalized=False)])
+    tok.add_tokens([AddedToken("<custom>", special=False, normalized=False),
+                    AddedToken("<norm>", special=False, normalized=True),
+                    AddedToken("two words", special=False, normalized=True)])
     if post is not None:
         tok.post_processor = post(tok)
     config = {"eos_token": eos, "model_max_length": 2048, "tokenizer_class": "PreTrainedTokenizerFast",
@@ -129,6 +134,9 @@ def sentencepiece(name, legacy):
                             AddedToken("<|im_start|>", special=True, normalized=False),
                             AddedToken("<|im_end|>", special=True, normalized=False),
                             AddedToken("<mask>", special=True, normalized=False, rstrip=True)])
+    # Normalized added tokens are matched on normalized text, their own text normalized too.
+    tok.add_tokens([AddedToken("<norm>", special=False, normalized=True),
+                    AddedToken("two words", special=False, normalized=True)])
     if legacy:
         tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
         tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
@@ -198,7 +206,7 @@ FUZZ_PIECES = [" ", " ", " ", "  ", "   ", "\n", "\n\n", "\r\n", "\t", " \n", "\
                "1", "12", "1234", "٣", "½", "Ⅻ",
                "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t", "'ſ", "'x",
                ".", ",", "!", "?!", "...", "(", ")", "-", "_", "\"", "😀", "👍🏽", "€", "∑",
-               "<|im_start|>", "<|im_end|>", "<mask>", "<custom>", "<s>", "</s>"]
+               "<|im_start|>", "<|im_end|>", "<mask>", "<custom>", "<s>", "</s>", "<norm>", "two words"]
 
 
 def fuzz_texts(count, seed=1234):

@@ -13,8 +13,8 @@ public struct AddedToken: Sendable, Hashable {
     public var stripsRight: Bool
     /// Match only where the token is not part of a larger word.
     public var isSingleWord: Bool
-    /// Hugging Face matches normalized tokens on normalized text; Align matches every added token on
-    /// the raw text, which agrees whenever normalization leaves the token's text unchanged.
+    /// Match on normalized text (with the token's own text normalized the same way) rather than on
+    /// the raw input, as Hugging Face does.
     public var isNormalized: Bool
 
     /// Creates an added token; flags default to a plain special token.
@@ -47,10 +47,12 @@ struct AddedTokenMatcher {
     /// Whether some token starts with each ASCII scalar, so most positions skip the dictionary.
     private var asciiStarts = [Bool](repeating: false, count: 128)
 
-    init(_ tokens: [AddedToken]) {
+    /// Indexes `tokens`, spelled as `spelling` says (the normalizer, for normalized tokens).
+    init(_ tokens: [AddedToken], spelling: ([UInt32]) -> [UInt32] = { $0 }) {
         for token in tokens where !token.content.isEmpty {
-            let values = scalars(token.content)
-            byFirstScalar[values[0], default: []].append(Entry(scalars: values, token: token))
+            let values = spelling(scalars(token.content))
+            guard let first = values.first else { continue }
+            byFirstScalar[first, default: []].append(Entry(scalars: values, token: token))
         }
         for key in byFirstScalar.keys {
             byFirstScalar[key]!.sort { $0.scalars.count > $1.scalars.count }
@@ -61,7 +63,7 @@ struct AddedTokenMatcher {
     var isEmpty: Bool { byFirstScalar.isEmpty }
 
     /// Splits `text` into model text and added tokens.
-    func segments(_ text: [UInt32]) -> [Segment] {
+    func segments(_ text: UnsafeBufferPointer<UInt32>) -> [Segment] {
         guard !byFirstScalar.isEmpty else { return text.isEmpty ? [] : [.text(0..<text.count)] }
         var result: [Segment] = []
         var textStart = 0

@@ -22,7 +22,9 @@ public final class Tokenizer: @unchecked Sendable {
     let preTokenizer: PreTokenizer?
     let postProcessor: PostProcessor?
     let decoder: Decoder?
-    let matcher: AddedTokenMatcher
+    /// Added tokens matched on the raw text (`normalized: false`), then those matched on normalized text.
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
     /// Token string of every id (added tokens override the model's spelling).
     let tokens: [String?]
     let addedIDs: [String: Int]
@@ -145,7 +147,9 @@ public final class Tokenizer: @unchecked Sendable {
 
         // The tokenizer.json post-processor decides which special tokens encode adds. Without one,
         // fall back on add_bos_token/add_eos_token, as transformers' Llama tokenizers rebuild it.
-        (tokens, addedIDs, specialIDs, addedTokens, matcher) = Tokenizer.tables(vocabulary: vocabulary, added: added)
+        (tokens, addedIDs, specialIDs, addedTokens) = Tokenizer.tables(vocabulary: vocabulary, added: added,
+                                                                       normalizer: normalizer)
+        (rawMatcher, normalizedMatcher) = Tokenizer.matchers(added, normalizer: normalizer)
         if let post = root["post_processor"] as? [String: Any] {
             postProcessor = try PostProcessor(json: post, file: file)
         } else if addsBOSToken == true || addsEOSToken == true {
@@ -232,22 +236,38 @@ public final class Tokenizer: @unchecked Sendable {
         let prefix = vocabulary.addsBOS ? vocabulary.bosTokenID.map { [Int32($0)] } ?? [] : []
         let suffix = vocabulary.addsEOS ? vocabulary.eosTokenID.map { [Int32($0)] } ?? [] : []
         postProcessor = .template(prefix: prefix, suffix: suffix)
-        (tokens, addedIDs, specialIDs, addedTokens, matcher) = Tokenizer.tables(vocabulary: map, added: added)
+        (tokens, addedIDs, specialIDs, addedTokens) = Tokenizer.tables(vocabulary: map, added: added, normalizer: normalizer)
+        (rawMatcher, normalizedMatcher) = Tokenizer.matchers(added, normalizer: normalizer)
     }
 
     /// Id-to-token table (model vocabulary overlaid with added tokens) and the added-token lookups.
-    private static func tables(vocabulary: [String: Int32], added: [AddedToken])
-        -> ([String?], [String: Int], Set<Int>, [AddedToken], AddedTokenMatcher) {
+    /// Like Hugging Face, a normalized added token is spelled as the normalizer writes it (Llama-2's
+    /// "<x>" becomes "▁<x>"), and decoding uses that spelling.
+    private static func tables(vocabulary: [String: Int32], added: [AddedToken], normalizer: Normalizer?)
+        -> ([String?], [String: Int], Set<Int>, [AddedToken]) {
         let size = max(Int(vocabulary.values.max() ?? -1), added.map(\.id).max() ?? -1) + 1
         var tokens = [String?](repeating: nil, count: size)
         for (token, id) in vocabulary { tokens[Int(id)] = token }
         var ids: [String: Int] = [:]
         for token in added {
-            tokens[token.id] = token.content
+            if token.isNormalized, let normalizer {
+                tokens[token.id] = string(normalizer.normalize(scalars(token.content)))
+            } else {
+                tokens[token.id] = token.content
+            }
             ids[token.content] = token.id
         }
         let sorted = added.sorted { $0.id < $1.id }
-        return (tokens, ids, Set(added.filter(\.isSpecial).map(\.id)), sorted, AddedTokenMatcher(added))
+        return (tokens, ids, Set(added.filter(\.isSpecial).map(\.id)), sorted)
+    }
+
+    /// Hugging Face matches `normalized: false` tokens on the raw text first, then `normalized: true`
+    /// ones on each normalized stretch, spelling those tokens through the normalizer too (so with
+    /// Llama-2's Prepend("▁") a normalized "<x>" is looked for as "▁<x>").
+    private static func matchers(_ added: [AddedToken], normalizer: Normalizer?) -> (AddedTokenMatcher, AddedTokenMatcher) {
+        let raw = AddedTokenMatcher(added.filter { !$0.isNormalized })
+        let normalized = AddedTokenMatcher(added.filter(\.isNormalized)) { normalizer?.normalize($0) ?? $0 }
+        return (raw, normalized)
     }
 
     /// `chat_template` as a string, or the "default" entry of a list of named templates.
@@ -301,18 +321,31 @@ public final class Tokenizer: @unchecked Sendable {
         func encodeText(_ fragment: Fragment) {
             pipeline.forEachWord(fragment) { word in model.encode(word.scalars, into: &ids, utf8: &utf8) }
         }
-        scalarValues.withUnsafeBufferPointer { all in
-            for segment in matcher.segments(scalarValues) {
+        // Text between raw-matched tokens: normalize, match normalized tokens, pre-tokenize the rest.
+        func encodeStretch(_ stretch: UnsafeBufferPointer<UInt32>, atStart: Bool) {
+            for segment in normalizedMatcher.segments(stretch) {
                 switch segment {
                 case .token(let id):
                     ids.append(id)
                 case .text(let range):
-                    let fragment = Fragment(scalars: UnsafeBufferPointer(rebasing: all[range]), atStart: range.lowerBound == 0)
+                    encodeText(Fragment(scalars: UnsafeBufferPointer(rebasing: stretch[range]),
+                                        atStart: atStart && range.lowerBound == 0))
+                }
+            }
+        }
+        scalarValues.withUnsafeBufferPointer { all in
+            for segment in rawMatcher.segments(all) {
+                switch segment {
+                case .token(let id):
+                    ids.append(id)
+                case .text(let range):
+                    let stretch = UnsafeBufferPointer(rebasing: all[range])
                     if let normalizer {
-                        let normalized = normalizer.normalize(Array(fragment.scalars))
-                        normalized.withUnsafeBufferPointer { encodeText(Fragment(scalars: $0, atStart: fragment.atStart)) }
+                        normalizer.normalize(Array(stretch)).withUnsafeBufferPointer {
+                            encodeStretch($0, atStart: range.lowerBound == 0)
+                        }
                     } else {
-                        encodeText(fragment)
+                        encodeStretch(stretch, atStart: range.lowerBound == 0)
                     }
                 }
             }
