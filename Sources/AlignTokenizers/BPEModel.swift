@@ -321,15 +321,12 @@ final class WordCache: @unchecked Sendable {
     }
 
     private let slotCount = 1 << 17
-    private var slots: [Slot]
+    /// Allocated on first insert (3 MB), so tokenizers that never encode cost nothing.
+    private var slots: [Slot] = []
     private var keys: [UInt8] = []
     private var ids: [Int32] = []
     private var used = 0
     private let lock = NSLock()
-
-    init() {
-        slots = [Slot](repeating: Slot(), count: slotCount)
-    }
 
     @inline(__always)
     static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
@@ -342,6 +339,7 @@ final class WordCache: @unchecked Sendable {
     func lookup(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, into output: inout [Int32]) -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if slots.isEmpty { return false }
         let mask = slotCount - 1
         var index = Int(truncatingIfNeeded: hash) & mask
         while true {
@@ -365,6 +363,7 @@ final class WordCache: @unchecked Sendable {
     func insert(_ key: UnsafeBufferPointer<UInt8>, hash: UInt64, ids newIDs: ArraySlice<Int32>) {
         lock.lock()
         defer { lock.unlock() }
+        if slots.isEmpty { slots = [Slot](repeating: Slot(), count: slotCount) }
         if used >= slotCount / 2 || keys.count + key.count >= Int(Int32.max) / 2 {
             for i in slots.indices { slots[i].keyStart = -1 }
             keys.removeAll(keepingCapacity: true)
