@@ -320,13 +320,19 @@ final class WordCache: @unchecked Sendable {
         var idsCount: Int32 = 0
     }
 
-    private let slotCount = 1 << 17
-    /// Allocated on first insert (3 MB), so tokenizers that never encode cost nothing.
+    private let slotCount: Int
+    /// Allocated on first insert (3 MB by default), so tokenizers that never encode cost nothing.
     private var slots: [Slot] = []
     private var keys: [UInt8] = []
     private var ids: [Int32] = []
     private var used = 0
     private let lock = NSLock()
+
+    /// A cache with `slotCount` (a power of two) slots, emptied when half of them are used.
+    init(slotCount: Int = 1 << 17) {
+        precondition(slotCount > 0 && slotCount & (slotCount - 1) == 0, "slot count must be a power of two")
+        self.slotCount = slotCount
+    }
 
     @inline(__always)
     static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {

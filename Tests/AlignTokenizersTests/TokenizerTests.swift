@@ -200,4 +200,29 @@ import Testing
         #expect(long.count >= short.map(\.count).reduce(0, +))
         #expect(tokenizer.decode(long) == words.joined(separator: ""))  // Metaspace+Fuse decoder drops all "▁"
     }
+
+    /// The word cache never returns another word's ids, including after it fills and empties itself.
+    @Test func wordCacheEvictsWithoutMixingEntries() {
+        let cache = WordCache(slotCount: 16)
+        func lookup(_ word: String) -> [Int32]? {
+            var output: [Int32] = []
+            let bytes = Array(word.utf8)
+            let hit = bytes.withUnsafeBufferPointer { cache.lookup($0, hash: WordCache.hash($0), into: &output) }
+            return hit ? output : nil
+        }
+        for i in 0..<100 {
+            let bytes = Array("word\(i)".utf8)
+            bytes.withUnsafeBufferPointer { cache.insert($0, hash: WordCache.hash($0), ids: [Int32(i), Int32(i * 2)][...]) }
+            #expect(lookup("word\(i)") == [Int32(i), Int32(i * 2)])
+        }
+        var hits = 0
+        for i in 0..<100 {
+            if let ids = lookup("word\(i)") {
+                #expect(ids == [Int32(i), Int32(i * 2)])
+                hits += 1
+            }
+        }
+        #expect(hits > 0 && hits <= 8)  // at most half the slots survive the last reset
+        #expect(lookup("absent") == nil)
+    }
 }
