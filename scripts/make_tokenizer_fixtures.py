@@ -157,6 +157,18 @@ def sentencepiece(name, legacy):
     return tok, config
 
 
+def whitespace_bpe():
+    """Character BPE over `Whitespace` words with an unknown token and no decoder (ids joined by spaces)."""
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["[UNK]", "[CLS]", "[SEP]"], show_progress=False)
+    tok.train_from_iterator(["".join(c for c in t if c.isascii()) for t in training_data()], trainer)
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    config = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "model_max_length": 512}
+    return tok, config
+
+
 def expected(tok, texts):
     rows = []
     for text in texts:
@@ -265,6 +277,7 @@ def main():
     save("smollm_digits", tok, cfg)
     tok, cfg = byte_level("gpt2_prefix_space", pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True))
     save("gpt2_prefix_space", tok, cfg)
+    save("whitespace", *whitespace_bpe())
     tok, cfg = sentencepiece("spm_legacy", legacy=True)
     save("spm_legacy", tok, cfg)
     tok, cfg = sentencepiece("spm_metaspace", legacy=False)

@@ -38,6 +38,8 @@ indirect enum PreTokenizer {
     case metaspace(replacement: UInt32, prepend: PrependScheme, split: Bool)
     /// `WhitespaceSplit`: split on whitespace, dropping it.
     case whitespaceSplit
+    /// `Whitespace`: the matches of `\w+|[^\w\s]+` (word runs and punctuation runs), whitespace dropped.
+    case whitespace
 
     /// When Metaspace prepends its replacement character.
     enum PrependScheme: String {
@@ -86,6 +88,8 @@ indirect enum PreTokenizer {
                               split: JSON.bool(json["split"]) ?? true)
         case "WhitespaceSplit":
             self = .whitespaceSplit
+        case "Whitespace":
+            self = .whitespace
         default:
             throw TokenizerError(file, "pre-tokenizer type \"\(type)\" is not supported")
         }
@@ -164,6 +168,24 @@ indirect enum PreTokenizer {
                 matches.append(i..<(i + 1))
             }
             cut(fragment, matches: matches, behavior: .removed, emit: emit)
+        case .whitespace:
+            let s = fragment.scalars
+            var i = 0
+            while i < s.count {
+                if isRegexWordScalar(s[i]) {
+                    var j = i + 1
+                    while j < s.count && isRegexWordScalar(s[j]) { j += 1 }
+                    emit(fragment.slice(i..<j))
+                    i = j
+                } else if ScalarClass.of(s[i]) & ScalarClass.space == 0 {
+                    var j = i + 1
+                    while j < s.count && !isRegexWordScalar(s[j]) && ScalarClass.of(s[j]) & ScalarClass.space == 0 { j += 1 }
+                    emit(fragment.slice(i..<j))
+                    i = j
+                } else {
+                    i += 1
+                }
+            }
         }
     }
 
@@ -249,6 +271,21 @@ indirect enum PreTokenizer {
             }
         }
         for range in combined where !range.isEmpty { emit(fragment.slice(range)) }
+    }
+}
+
+/// Rust regex's Unicode `\w`: Alphabetic, marks, decimal digits, connector punctuation, join controls.
+func isRegexWordScalar(_ value: UInt32) -> Bool {
+    if value < 128 {
+        return (value >= 0x30 && value <= 0x39) || (value >= 0x41 && value <= 0x5A) || (value >= 0x61 && value <= 0x7A)
+            || value == 0x5F
+    }
+    guard let scalar = Unicode.Scalar(value) else { return false }
+    let properties = scalar.properties
+    if properties.isAlphabetic || properties.isJoinControl { return true }
+    switch properties.generalCategory {
+    case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+    default: return false
     }
 }
 

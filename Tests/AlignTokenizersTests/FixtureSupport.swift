@@ -6,7 +6,9 @@ enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     /// The trained tokenizers, one folder each.
-    static let names = ["gpt2", "gpt2_prefix_space", "llama3", "qwen2", "smollm_digits", "spm_legacy", "spm_metaspace"]
+    static let names = [
+        "gpt2", "gpt2_prefix_space", "llama3", "qwen2", "smollm_digits", "spm_legacy", "spm_metaspace", "whitespace",
+    ]
 
     static func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
 
