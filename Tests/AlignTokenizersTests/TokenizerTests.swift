@@ -225,4 +225,25 @@ import Testing
         #expect(hits > 0 && hits <= 8)  // at most half the slots survive the last reset
         #expect(lookup("absent") == nil)
     }
+
+    /// Decoding a cut through a multi-byte character: byte-level decoding replaces each maximal invalid
+    /// subsequence with one U+FFFD, ByteFallback one per byte (both recorded from HF tokenizers 0.23).
+    @Test(arguments: [
+        ("gpt2", ["", "a", "a\u{FFFD}", "a\u{FFFD}", "a\u{FFFD}", "a😀", "a😀b", "a😀b\u{FFFD}", "a😀b\u{FFFD}", "a😀b€"],
+         ["a😀b€", "😀b€", "\u{FFFD}\u{FFFD}\u{FFFD}b€", "\u{FFFD}\u{FFFD}b€", "\u{FFFD}b€", "b€", "€",
+          "\u{FFFD}\u{FFFD}", "\u{FFFD}", ""]),
+        ("spm_legacy", ["", "a", "a\u{FFFD}", "a\u{FFFD}\u{FFFD}", "a\u{FFFD}\u{FFFD}\u{FFFD}", "a😀", "a😀b",
+                        "a😀b\u{FFFD}", "a😀b\u{FFFD}\u{FFFD}", "a😀b€"],
+         ["a😀b€", "😀b€", "\u{FFFD}\u{FFFD}\u{FFFD}b€", "\u{FFFD}\u{FFFD}b€", "\u{FFFD}b€", "b€", "€",
+          "\u{FFFD}\u{FFFD}", "\u{FFFD}", ""]),
+    ])
+    func partialCharactersDecodeLikeHuggingFace(name: String, prefixes: [String], suffixes: [String]) throws {
+        let tokenizer = try Fixtures.tokenizer(name)
+        let ids = tokenizer.encode("a😀b€", addSpecialTokens: false)
+        try #require(ids.count == 9)
+        for k in 0...ids.count {
+            #expect(tokenizer.decode(Array(ids[..<k])) == prefixes[k], "prefix \(k)")
+            #expect(tokenizer.decode(Array(ids[k...])) == suffixes[k], "suffix \(k)")
+        }
+    }
 }
