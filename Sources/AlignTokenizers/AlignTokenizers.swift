@@ -1,1 +1,0 @@
-// The AlignTokenizers module. See Package.swift for its place among the layers.

@@ -1,0 +1,121 @@
+/// Raw vocabulary arrays from which a `Tokenizer` can be built without `tokenizer.json`, following
+/// llama.cpp's GGUF conventions (`tokenizer.ggml.*`).
+public struct BPEVocabulary: Sendable {
+    /// The tokenizer family (`tokenizer.ggml.model`).
+    public enum Model: String, Sendable {
+        /// "gpt2": byte-level BPE over UTF-8 bytes spelled in the GPT-2 alphabet.
+        case byteLevel = "gpt2"
+        /// "llama": SentencePiece-style BPE over characters, spaces as "▁", `<0xNN>` byte fallback.
+        case sentencePiece = "llama"
+    }
+
+    /// The family.
+    public var model: Model
+    /// Token strings by id (`tokenizer.ggml.tokens`).
+    public var tokens: [String]
+    /// Per-token scores (`tokenizer.ggml.scores`); a SentencePiece vocabulary without merges merges by them.
+    public var scores: [Float]?
+    /// llama.cpp token types: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
+    public var tokenTypes: [Int]?
+    /// Merges as "left right" strings, highest priority first (`tokenizer.ggml.merges`).
+    public var merges: [String]
+    /// llama.cpp's pre-tokenizer name (`tokenizer.ggml.pre`); nil means "default" (GPT-2).
+    public var preTokenizerName: String?
+    /// Id of the beginning-of-sequence token (`tokenizer.ggml.bos_token_id`).
+    public var bosTokenID: Int?
+    /// Id of the end-of-sequence token (`tokenizer.ggml.eos_token_id`).
+    public var eosTokenID: Int?
+    /// Id of the padding token (`tokenizer.ggml.padding_token_id`).
+    public var padTokenID: Int?
+    /// Id of the unknown token (`tokenizer.ggml.unknown_token_id`).
+    public var unknownTokenID: Int?
+    /// Whether `encode(_:addSpecialTokens: true)` prepends BOS (`tokenizer.ggml.add_bos_token`).
+    public var addsBOS: Bool
+    /// Whether `encode(_:addSpecialTokens: true)` appends EOS (`tokenizer.ggml.add_eos_token`).
+    public var addsEOS: Bool
+    /// SentencePiece: prefix "▁" to text (`tokenizer.ggml.add_space_prefix`, default true).
+    public var addsSpacePrefix: Bool
+    /// Emit a word whole when it is itself a token (Llama-3 tokenizers).
+    public var ignoresMerges: Bool
+    /// The raw chat template (`tokenizer.chat_template`).
+    public var chatTemplate: String?
+    /// The model's context length, reported as `modelMaxLength`.
+    public var contextLength: Int?
+
+    /// Creates a vocabulary description; only `model` and `tokens` are required.
+    public init(model: Model, tokens: [String], scores: [Float]? = nil, tokenTypes: [Int]? = nil, merges: [String] = [],
+                preTokenizerName: String? = nil, bosTokenID: Int? = nil, eosTokenID: Int? = nil, padTokenID: Int? = nil,
+                unknownTokenID: Int? = nil, addsBOS: Bool = false, addsEOS: Bool = false, addsSpacePrefix: Bool = true,
+                ignoresMerges: Bool? = nil, chatTemplate: String? = nil, contextLength: Int? = nil) {
+        self.model = model
+        self.tokens = tokens
+        self.scores = scores
+        self.tokenTypes = tokenTypes
+        self.merges = merges
+        self.preTokenizerName = preTokenizerName
+        self.bosTokenID = bosTokenID
+        self.eosTokenID = eosTokenID
+        self.padTokenID = padTokenID
+        self.unknownTokenID = unknownTokenID
+        self.addsBOS = addsBOS
+        self.addsEOS = addsEOS
+        self.addsSpacePrefix = addsSpacePrefix
+        // Llama-3's Hugging Face tokenizer sets ignore_merges; llama.cpp's names for it imply it.
+        self.ignoresMerges = ignoresMerges ?? ["llama3", "llama-bpe", "llama-v3"].contains(preTokenizerName ?? "")
+        self.chatTemplate = chatTemplate
+        self.contextLength = contextLength
+    }
+
+    /// The pre-tokenizer for a llama.cpp `tokenizer.ggml.pre` name, or nil when not supported.
+    static func preTokenizer(named name: String?) -> PreTokenizer? {
+        let gpt2 = PreTokenizer.byteLevel(addPrefixSpace: false, useRegex: true)
+        func split(_ pattern: RegexScanners.Pattern) -> PreTokenizer {
+            .sequence([.regex(pattern, .isolated), .byteLevel(addPrefixSpace: false, useRegex: false)])
+        }
+        switch name ?? "default" {
+        case "default", "gpt2", "gpt-2", "olmo", "jina-es", "jina-de", "jina-v2-es", "jina-v2-de":
+            return gpt2
+        case "llama3", "llama-bpe", "llama-v3", "smaug-bpe", "dbrx":
+            return split(.llama3(maxDigits: 3))
+        case "qwen2", "deepseek-r1-qwen", "megrez":
+            return split(.llama3(maxDigits: 1))
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b":
+            // llama.cpp: every digit alone, then the GPT-2 pattern.
+            return .sequence([.digits(individual: true), gpt2])
+        default:
+            return nil
+        }
+    }
+
+    /// Merges implied by SentencePiece scores (llama.cpp's SPM tokenizer): any two tokens whose
+    /// concatenation is a token may merge, the concatenation with the higher score first and the
+    /// leftmost pair among equal scores, which equal ranks reproduce.
+    static func mergesFromScores(tokens: [String], scores: [Float], types: [Int]?, vocabulary: [String: Int32])
+        -> ([(String, String)], [Int]) {
+        var candidates: [(left: String, right: String, score: Float)] = []
+        for (id, token) in tokens.enumerated() {
+            if let types, types[id] != 1 && types[id] != 4 { continue }  // only normal and user text merge
+            let characters = Array(token.unicodeScalars)
+            guard characters.count >= 2 else { continue }
+            for cut in 1..<characters.count {
+                let left = string(characters[..<cut].map(\.value)), right = string(characters[cut...].map(\.value))
+                if vocabulary[left] != nil && vocabulary[right] != nil {
+                    candidates.append((left, right, scores[id]))
+                }
+            }
+        }
+        candidates.sort { $0.score > $1.score }
+        var ranks: [Int] = []
+        ranks.reserveCapacity(candidates.count)
+        var rank = -1
+        var previous: Float? = nil
+        for candidate in candidates {
+            if candidate.score != previous {
+                rank += 1
+                previous = candidate.score
+            }
+            ranks.append(rank)
+        }
+        return (candidates.map { ($0.left, $0.right) }, ranks)
+    }
+}
