@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
-        .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
