@@ -139,3 +139,30 @@ extension Kernels {
     }
 }
 import Foundation
+
+extension Kernels {
+    /// Per-row statistics of logits x (rows, n) for training metrics, in one pass per row: the
+    /// mean logit, the predictive entropy (log Σ eˣ − Σ softmax(x)·x) and whether the first
+    /// maximal entry is the target.
+    public static func rowStatistics(
+        _ x: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, n: Int,
+        meanLogit: UnsafeMutablePointer<Float>, entropy: UnsafeMutablePointer<Float>, isTop1: UnsafeMutablePointer<Float>
+    ) {
+        parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
+            for r in start..<end {
+                let row = x + r * n
+                let m = rowMax(row, n)
+                let total = rowSumExp(row, n, shift: m)
+                var weighted: Double = 0
+                var argmax = 0
+                for i in 0..<n {
+                    weighted += Double(Foundation.exp(row[i] - m)) * Double(row[i])
+                    if row[i] > row[argmax] { argmax = i }
+                }
+                meanLogit[r] = Float(sum(row, count: n) / Double(n))
+                entropy[r] = Float(Double(m) + Foundation.log(Double(total)) - weighted / Double(total))
+                isTop1[r] = Int32(argmax) == targets[r] ? 1 : 0
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import AlignModels
+import AlignTensor
+
+/// One forward pass of DPO (or a relative) on a batch of pairs: the policy's summed completion
+/// log-probs for [chosen; rejected] in a single concatenated pass, the loss against reference
+/// log-probs, and TRL's metrics.
+public struct DPOObjective: Sendable {
+    public var loss: PreferenceLossConfiguration
+
+    public init(loss: PreferenceLossConfiguration) { self.loss = loss }
+
+    /// Reference log-probs for a batch's pairs, (B) each.
+    public struct ReferenceLogProbs: Sendable {
+        public var chosen: [Float], rejected: [Float]
+        public init(chosen: [Float], rejected: [Float]) { self.chosen = chosen; self.rejected = rejected }
+    }
+
+    /// The reference model's log-probs for `batch` (2B rows: chosen then rejected), no graph.
+    public static func referenceLogProbs(model: some CausalLanguageModel, batch: TokenRows) -> ReferenceLogProbs {
+        let logps = withNoGrad { SequenceLogProbs.compute(model: model, rows: batch).logps }.toArray()
+        let b = batch.rows / 2
+        return ReferenceLogProbs(chosen: Array(logps[0..<b]), rejected: Array(logps[b...]))
+    }
+
+    /// Loss (scaled by `scale`) and metrics for one micro-batch.
+    /// - Parameters:
+    ///   - batch: 2B rows, the B chosen sequences first, then the B rejected ones.
+    ///   - sftTokenCount: chosen completion tokens in the whole optimiser step (for `sft`/ORPO).
+    public func evaluate(policy: some CausalLanguageModel, batch: TokenRows, reference: ReferenceLogProbs?,
+                         sftTokenCount: Float? = nil, scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
+        precondition(batch.rows % 2 == 0, "a preference batch has chosen and rejected rows")
+        let b = batch.rows / 2
+        let (logps, stats) = SequenceLogProbs.compute(model: policy, rows: batch, statistics: true)
+        let lengths = batch.completionLengths
+        let lp = PreferenceLogProbs(
+            policyChosen: logps.slice(axis: 0, start: 0, length: b), policyRejected: logps.slice(axis: 0, start: b, length: b),
+            referenceChosen: reference?.chosen, referenceRejected: reference?.rejected,
+            chosenLengths: Array(lengths[0..<b]), rejectedLengths: Array(lengths[b...]), sftTokenCount: sftTokenCount)
+        let result = try loss.loss(lp, scale: scale)
+        var m = StepMetrics()
+        m.add("loss", Double(result.loss.item() / scale))
+        let policy = logps.toArray()
+        for i in 0..<b {
+            let cr = Double(result.chosenRewards[i]), rr = Double(result.rejectedRewards[i])
+            m.add("rewards/chosen", sum: cr, weight: 1)
+            m.add("rewards/rejected", sum: rr, weight: 1)
+            m.add("rewards/accuracies", sum: cr > rr ? 1 : 0, weight: 1)
+            m.add("rewards/margins", sum: cr - rr, weight: 1)
+            m.add("logps/chosen", sum: Double(policy[i]), weight: 1)
+            m.add("logps/rejected", sum: Double(policy[b + i]), weight: 1)
+        }
+        if let stats {
+            for r in 0..<batch.rows {
+                m.add(r < b ? "logits/chosen" : "logits/rejected", sum: stats.logitSum[r], weight: stats.tokens[r])
+                m.add("entropy", sum: stats.entropySum[r], weight: stats.tokens[r])
+                if r < b { m.add("mean_token_accuracy", sum: stats.top1[r], weight: stats.tokens[r]) }
+            }
+        }
+        return (result.loss, m, policy)
+    }
+}

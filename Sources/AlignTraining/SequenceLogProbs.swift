@@ -1,0 +1,98 @@
+import AlignKernels
+import AlignModels
+import AlignTensor
+
+/// A padded batch of token rows for a causal LM: ids (rows, length) with an attention mask
+/// (1 = token, 0 = padding) and a completion mask (1 where the token is scored).
+public struct TokenRows: Sendable {
+    public var ids: [Int32]
+    public var attentionMask: [Float]
+    public var completionMask: [Float]
+    public var rows: Int
+    public var length: Int
+
+    public init(ids: [Int32], attentionMask: [Float], completionMask: [Float], rows: Int, length: Int) {
+        precondition(ids.count == rows * length && attentionMask.count == ids.count && completionMask.count == ids.count,
+                     "token rows: \(ids.count) ids, \(attentionMask.count) mask values for \(rows)×\(length)")
+        self.ids = ids; self.attentionMask = attentionMask; self.completionMask = completionMask
+        self.rows = rows; self.length = length
+    }
+
+    /// Completion tokens per row.
+    public var completionLengths: [Float] {
+        (0..<rows).map { r in completionMask[(r * length)..<((r + 1) * length)].reduce(0, +) }
+    }
+
+    /// Whether some row has padding before a real token (then attention needs the mask).
+    var hasLeftPadding: Bool {
+        for r in 0..<rows {
+            var seenPad = false
+            for t in 0..<length {
+                let real = attentionMask[r * length + t] != 0
+                if real && seenPad { return true }
+                if !real { seenPad = true }
+            }
+        }
+        return false
+    }
+}
+
+/// Token-level statistics of scored positions, for TRL's `logits/*`, `entropy` and
+/// `mean_token_accuracy` metrics (sums, so micro-batches and rows combine exactly).
+public struct TokenStatistics: Sendable {
+    /// Per row: Σ of the mean-over-vocabulary logit, Σ entropy, number of top-1 hits, tokens.
+    public var logitSum: [Double], entropySum: [Double], top1: [Double], tokens: [Double]
+}
+
+/// Summed completion log-probs per row, computed so that only scored positions ever reach the
+/// LM head: hidden states at those positions are gathered first, so prompt and padding tokens
+/// cost no (·, vocabulary) logits at all.
+public enum SequenceLogProbs {
+    /// log π(completion | prompt) summed per row, (rows), differentiable through the model;
+    /// with `statistics`, also the token statistics (computed without gradient).
+    public static func compute(model: some CausalLanguageModel, rows batch: TokenRows, statistics: Bool = false)
+        -> (logps: Tensor, statistics: TokenStatistics?)
+    {
+        let (rows, length) = (batch.rows, batch.length)
+        var gather: [Int32] = [], targets: [Int32] = [], segment: [Int] = []
+        for r in 0..<rows {
+            for t in 0..<(length - 1) where batch.completionMask[r * length + t + 1] != 0 {
+                gather.append(Int32(r * length + t))
+                targets.append(batch.ids[r * length + t + 1])
+                segment.append(r)
+            }
+        }
+        let hidden = model.hiddenStates(ids: batch.ids, batch: rows, seq: length,
+                                        attentionMask: batch.hasLeftPadding ? batch.attentionMask : nil, positions: nil)
+        let n = gather.count
+        if n == 0 {
+            // No scored token (everything truncated away): zeros that still depend on the model,
+            // so backward() is defined.
+            return ((hidden.sum(axes: [1, 2]) * 0), statistics ? TokenStatistics(logitSum: .init(repeating: 0, count: rows),
+                entropySum: .init(repeating: 0, count: rows), top1: .init(repeating: 0, count: rows), tokens: .init(repeating: 0, count: rows)) : nil)
+        }
+        let h = hidden.reshaped([rows * length, model.hiddenSize]).embedding(ids: gather, shape: [n])   // (n, hidden)
+        let logits = model.logits(fromHidden: h)                                                       // (n, vocabulary)
+        let tokenLogps = logits.logSoftmaxGather(targets: targets)                                     // (n)
+        // Per-row sums as a product with the (rows, n) indicator of each token's row.
+        var indicator = [Float](repeating: 0, count: rows * n)
+        for (i, r) in segment.enumerated() { indicator[r * n + i] = 1 }
+        let sums = Tensor(shape: [rows, n], values: indicator).matmul(tokenLogps.reshaped([n, 1])).reshaped([rows])
+        guard statistics else { return (sums, nil) }
+        let v = model.vocabularySize
+        let mean = Tensor.empty([n]), entropy = Tensor.empty([n]), top1 = Tensor.empty([n])
+        targets.withUnsafeBufferPointer { t in
+            Kernels.rowStatistics(logits.pointer, targets: t.baseAddress!, rows: n, n: v,
+                                  meanLogit: mean.pointer, entropy: entropy.pointer, isTop1: top1.pointer)
+        }
+        var stats = TokenStatistics(logitSum: .init(repeating: 0, count: rows), entropySum: .init(repeating: 0, count: rows),
+                                    top1: .init(repeating: 0, count: rows), tokens: .init(repeating: 0, count: rows))
+        for (i, r) in segment.enumerated() {
+            stats.logitSum[r] += Double(mean.pointer[i])
+            stats.entropySum[r] += Double(entropy.pointer[i])
+            stats.top1[r] += Double(top1.pointer[i])
+            stats.tokens[r] += 1
+        }
+        return (sums, stats)
+    }
+}

@@ -1,0 +1,66 @@
+import AlignKernels
+import AlignModels
+import AlignOptim
+import AlignTensor
+import AlignTraining
+import Foundation
+import Testing
+import TestSupport
+
+/// The full first DPO step on the tiny Llama against TRL 1.16 (Tests/Fixtures/dpo): the same
+/// collated batch, policy `models/llama`, reference either a frozen copy or `models/llama_tied_gqa`.
+@Suite struct DPOStepTests {
+    static func batch() throws -> TokenRows {
+        let f = try GoldenFile("dpo/logps.safetensors")
+        return TokenRows(ids: try f.ints("input_ids"), attentionMask: try f.tensor("attention_mask").toArray(),
+                         completionMask: try f.tensor("completion_mask").toArray(), rows: 16, length: 64)
+    }
+
+    static func model(_ name: String) throws -> LlamaForCausalLM {
+        try LlamaForCausalLM(directory: fixturesDirectory.appendingPathComponent("models/\(name)"))
+    }
+
+    static func trlMetrics(_ group: String) throws -> [String: Double] {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: fixturesDirectory.appendingPathComponent("dpo/metrics.json"))) as! [String: Any]
+        return ((json["first_step_metrics"] as! [String: Any])[group] as! [String: Any])["sigmoid"] as! [String: Double]
+    }
+
+    @Test func sequenceLogProbsMatchTRL() throws {
+        let f = try GoldenFile("dpo/logps.safetensors")
+        let policy = try Self.model("llama"), reference = try Self.model("llama_tied_gqa")
+        let rows = try Self.batch()
+        let ours = withNoGrad { SequenceLogProbs.compute(model: policy, rows: rows).logps }.toArray()
+        let expected = try f.tensor("distinct_ref.policy_chosen_logps_f64").toArray() + f.tensor("distinct_ref.policy_rejected_logps_f64").toArray()
+        expectClose(ours, expected, atol: 1e-4, rtol: 1e-5, "policy log-probs")
+        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows)
+        expectClose(ref.chosen + ref.rejected,
+                    try f.tensor("distinct_ref.ref_chosen_logps_f64").toArray() + f.tensor("distinct_ref.ref_rejected_logps_f64").toArray(),
+                    atol: 1e-4, rtol: 1e-5, "reference log-probs")
+    }
+
+    @Test(arguments: ["frozen_copy", "distinct_ref"])
+    func oneSGDStepMatchesTRL(_ group: String) throws {
+        let policy = try Self.model("llama")
+        let reference = try Self.model(group == "frozen_copy" ? "llama" : "llama_tied_gqa")
+        let rows = try Self.batch()
+        let objective = DPOObjective(loss: PreferenceLossConfiguration(terms: [.init(.sigmoid)], beta: 0.1))
+        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows)
+        let (loss, metrics, _) = try objective.evaluate(policy: policy, batch: rows, reference: ref)
+        loss.backward()
+        let params = policy.namedParameters()
+        let norm = clipGradientNorm(params.map(\.parameter), maxNorm: 1e6)
+        let trl = try Self.trlMetrics(group)
+        let m = metrics.averages
+        for key in ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen", "logps/rejected",
+                    "logits/chosen", "logits/rejected", "entropy", "mean_token_accuracy"] {
+            expectClose([Float(m[key]!)], [Float(trl[key]!)], atol: 2e-5, rtol: 1e-5, "\(group) \(key)")
+        }
+        #expect(Float(m["rewards/accuracies"]!) == Float(trl["rewards/accuracies"]!))
+        expectClose([norm], [Float(trl["grad_norm"]!)], atol: 1e-5, rtol: 1e-4, "\(group) grad_norm")
+        SGD(parameters: params, learningRate: 0.01).step()
+        let after = try GoldenFile("dpo/sgd_step.\(group).safetensors")
+        for (name, p) in params {
+            expectClose(p.value, try after.tensor(name), atol: 1e-6, rtol: 1e-5, "\(group) \(name) after one SGD step")
+        }
+    }
+}
