@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
-        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels"], swiftSettings: fast),
+        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignTemplates", swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),

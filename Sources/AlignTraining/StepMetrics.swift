@@ -1,14 +1,15 @@
 /// Weighted sums of named metrics, so micro-batches, accumulation steps and logging windows
 /// combine into exactly the averages one large batch would give.
-public struct StepMetrics: Sendable {
-    private(set) var sums: [String: (value: Double, weight: Double)] = [:]
+public struct StepMetrics: Sendable, Codable {
+    /// key → [Σ value, Σ weight]
+    private(set) var sums: [String: [Double]] = [:]
 
     public init() {}
 
     /// Adds `value` with `weight` (a per-example mean adds value·count with weight count).
     public mutating func add(_ key: String, sum value: Double, weight: Double) {
-        let old = sums[key] ?? (0, 0)
-        sums[key] = (old.value + value, old.weight + weight)
+        let old = sums[key] ?? [0, 0]
+        sums[key] = [old[0] + value, old[1] + weight]
     }
 
     /// Adds one observation of weight 1.
@@ -16,12 +17,12 @@ public struct StepMetrics: Sendable {
 
     /// Merges another set of sums.
     public mutating func merge(_ other: StepMetrics) {
-        for (k, v) in other.sums { add(k, sum: v.value, weight: v.weight) }
+        for (k, v) in other.sums { add(k, sum: v[0], weight: v[1]) }
     }
 
     /// The weighted mean of every metric (0 where the weight is 0, as TRL reports empty sets).
     public var averages: [String: Double] {
-        sums.mapValues { $0.weight > 0 ? $0.value / $0.weight : 0 }
+        sums.mapValues { $0[1] > 0 ? $0[0] / $0[1] : 0 }
     }
 
     public var isEmpty: Bool { sums.isEmpty }

@@ -1,0 +1,389 @@
+import AlignKernels
+import AlignModelIO
+import AlignOptim
+import AlignTensor
+import Dispatch
+import Foundation
+
+/// The training loop every objective shares.
+///
+/// Order: the example stream is the concatenation of epochs, epoch e shuffled with a generator
+/// seeded from (seed, e); optimiser step s consumes the next batchSize × accumulation examples.
+/// Everything a step depends on is a function of s and the saved state, so `--resume` from a
+/// checkpoint continues bit for bit.
+public final class Trainer {
+    public let objective: TrainingObjective
+    public let configuration: TrainingConfiguration
+    public let outputDirectory: URL
+    /// Receives progress lines (default: stderr).
+    public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Receives each logged metrics row as it is written (for live displays).
+    public var onLog: (([String: Double]) -> Void)?
+
+    private var optimizer: Optimizer!
+    private var step = 0
+    private var tokensSeen = 0
+    private var window = StepMetrics()
+    private var windowTokens = 0
+    private var windowStart = Date()
+    private var lastGradNorm: Float = 0
+
+    public init(objective: TrainingObjective, configuration: TrainingConfiguration, outputDirectory: URL) {
+        self.objective = objective
+        self.configuration = configuration
+        self.outputDirectory = outputDirectory
+    }
+
+    /// What a finished run reports.
+    public struct Summary: Sendable {
+        public var steps: Int
+        public var seconds: Double
+        public var lastMetrics: [String: Double]
+        public var finalModel: URL
+    }
+
+    // MARK: Schedule of examples
+
+    /// Indices of the examples optimiser step `s` (0-based) trains on.
+    public func examples(forStep s: Int) -> [Int] {
+        let n = objective.trainExampleCount
+        let perStep = configuration.batchSize * configuration.gradientAccumulationSteps
+        var out: [Int] = []
+        out.reserveCapacity(perStep)
+        var position = s * perStep
+        var cachedEpoch = -1
+        var order: [Int] = []
+        while out.count < perStep {
+            let epoch = position / n
+            if epoch != cachedEpoch { order = epochOrder(epoch); cachedEpoch = epoch }
+            out.append(order[position % n])
+            position += 1
+        }
+        return out
+    }
+
+    private func epochOrder(_ epoch: Int) -> [Int] {
+        var order = Array(0..<objective.trainExampleCount)
+        if configuration.shuffle {
+            var g = RandomGenerator(seed: configuration.seed &+ 0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1))
+            g.shuffle(&order)
+        }
+        return order
+    }
+
+    // MARK: Run
+
+    /// Trains to the configured number of steps, resuming from the newest complete checkpoint
+    /// when `resume` is true. Ctrl-C saves a checkpoint and throws ``TrainingError/interrupted(checkpoint:)``.
+    @discardableResult
+    public func train(resume: Bool = false) throws -> Summary {
+        try configuration.validate()
+        guard objective.trainExampleCount > 0 else { throw TrainingError.invalidConfiguration("no training examples") }
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let total = configuration.totalSteps(examples: objective.trainExampleCount)
+        let schedule = configuration.schedule(totalSteps: total)
+        optimizer = makeOptimizer()
+        if resume {
+            try restoreLatestCheckpoint()
+            progress("resumed from step \(step) of \(total)")
+        } else {
+            try? FileManager.default.removeItem(at: metricsURL)
+        }
+        try objective.prepare(log: progress)
+        let interrupt = InterruptFlag.install()
+        defer { interrupt.uninstall() }
+        let started = Date()
+        windowStart = Date()
+        var last: [String: Double] = [:]
+        if step == 0, objective.evalExampleCount > 0, configuration.evalSteps > 0 {
+            last.merge(try evaluate(), uniquingKeysWith: { $1 })
+        }
+        while step < total {
+            let lr = configuration.learningRate * schedule.multiplier(step: step)
+            optimizer.learningRate = lr
+            try runStep(examples: examples(forStep: step))
+            step += 1
+            if step == 1 || step % configuration.loggingSteps == 0 || step == total {
+                last = try writeLog(learningRate: lr, totalSteps: total)
+            }
+            if configuration.evalSteps > 0, step % configuration.evalSteps == 0, objective.evalExampleCount > 0 {
+                last.merge(try evaluate(), uniquingKeysWith: { $1 })
+            }
+            if configuration.saveSteps > 0, step % configuration.saveSteps == 0, step < total {
+                try saveCheckpoint()
+            }
+            if interrupt.isSet {
+                let url = try saveCheckpoint()
+                throw TrainingError.interrupted(checkpoint: url)
+            }
+            progressLine(total: total, started: started)
+        }
+        if objective.evalExampleCount > 0, configuration.evalSteps == 0 || step % configuration.evalSteps != 0 {
+            last.merge(try evaluate(), uniquingKeysWith: { $1 })
+        }
+        try saveFinalModel()
+        return Summary(steps: step, seconds: Date().timeIntervalSince(started), lastMetrics: last, finalModel: outputDirectory)
+    }
+
+    private func makeOptimizer() -> Optimizer {
+        let params = objective.trainableParameters
+        let c = configuration
+        switch c.optimizer {
+        case .adamw:
+            return AdamW(parameters: params, learningRate: c.learningRate, beta1: c.adamBeta1, beta2: c.adamBeta2,
+                         eps: c.adamEpsilon, weightDecay: c.weightDecay)
+        case .sgd:
+            return SGD(parameters: params, learningRate: c.learningRate, momentum: c.momentum, weightDecay: c.weightDecay)
+        case .rmsprop:
+            return RMSprop(parameters: params, learningRate: c.learningRate, eps: c.adamEpsilon, weightDecay: c.weightDecay)
+        }
+    }
+
+    /// Forward and backward over the step's micro-batches, then clip and update.
+    private func runStep(examples: [Int]) throws {
+        let params = objective.trainableParameters.map(\.parameter)
+        params.forEach { $0.zeroGrad() }
+        let micro = stride(from: 0, to: examples.count, by: configuration.batchSize).map {
+            Array(examples[$0..<min($0 + configuration.batchSize, examples.count)])
+        }
+        for chunk in micro {
+            // Each micro-batch's mean is weighted by its share of the step, so the sum equals the
+            // mean over the whole step whatever the split.
+            let scale = Float(chunk.count) / Float(examples.count)
+            let (loss, metrics) = try objective.trainingLoss(examples: chunk, stepExamples: examples, scale: scale)
+            guard loss.item().isFinite else {
+                throw TrainingError.nonFinite(step: step + 1, what: "the loss", examples: chunk)
+            }
+            loss.backward()
+            window.merge(metrics)
+        }
+        let norm = clipGradientNorm(params, maxNorm: configuration.maxGradNorm)
+        guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", examples: examples) }
+        lastGradNorm = norm
+        optimizer.step()
+        let tokens = objective.tokenCount(examples: examples)
+        tokensSeen += tokens
+        windowTokens += tokens
+    }
+
+    // MARK: Logging
+
+    private var metricsURL: URL { outputDirectory.appendingPathComponent("metrics.jsonl") }
+
+    private func writeLog(learningRate: Float, totalSteps: Int) throws -> [String: Double] {
+        var row = window.averages
+        let elapsed = max(Date().timeIntervalSince(windowStart), 1e-9)
+        row["learning_rate"] = Double(learningRate)
+        row["grad_norm"] = Double(lastGradNorm)
+        row["num_tokens"] = Double(tokensSeen)
+        row["step"] = Double(step)
+        row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
+        row["tokens_per_second"] = Double(windowTokens) / elapsed
+        row["peak_memory_mb"] = Double(TensorStorage.peakAllocatedBytes) / 1_048_576
+        try appendJSONLine(row)
+        onLog?(row)
+        lastTrainingRow = row
+        window = StepMetrics()
+        windowTokens = 0
+        windowStart = Date()
+        return row
+    }
+
+    private func appendJSONLine(_ row: [String: Double]) throws {
+        let keys = row.keys.sorted()
+        let body = keys.map { "\"\($0)\": \(formatNumber(row[$0]!))" }.joined(separator: ", ")
+        let line = "{" + body + "}\n"
+        if !FileManager.default.fileExists(atPath: metricsURL.path) {
+            FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: metricsURL)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
+    }
+
+    private func formatNumber(_ x: Double) -> String {
+        if x.isNaN { return "NaN" }
+        if x.isInfinite { return x > 0 ? "Infinity" : "-Infinity" }
+        if x == x.rounded() && abs(x) < 1e15 { return String(Int64(x)) }
+        return "\(x)"
+    }
+
+    private func evaluate() throws -> [String: Double] {
+        var metrics = StepMetrics()
+        let n = objective.evalExampleCount
+        for start in stride(from: 0, to: n, by: configuration.batchSize) {
+            metrics.merge(try objective.evaluationMetrics(examples: Array(start..<min(start + configuration.batchSize, n))))
+        }
+        var row: [String: Double] = [:]
+        for (k, v) in metrics.averages { row["eval_" + k] = v }
+        row["step"] = Double(step)
+        row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
+        try appendJSONLine(row)
+        onLog?(row)
+        progress("eval at step \(step): " + row.keys.sorted().filter { $0.hasPrefix("eval_") }.prefix(4)
+            .map { "\($0) \(String(format: "%.4f", row[$0]!))" }.joined(separator: ", "))
+        return row
+    }
+
+    private var lastProgress = Date.distantPast
+
+    private func progressLine(total: Int, started: Date) {
+        let now = Date()
+        guard now.timeIntervalSince(lastProgress) > 1 || step == total else { return }
+        lastProgress = now
+        let done = Double(step) / Double(total)
+        let width = 24
+        let bar = String(repeating: "█", count: Int(done * Double(width))) + String(repeating: "·", count: width - Int(done * Double(width)))
+        let elapsed = now.timeIntervalSince(started)
+        let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
+        let rate = elapsed > 0 ? Double(tokensSeen) / elapsed : 0
+        var line = "[\(bar)] \(step)/\(total) ETA \(formatDuration(eta)) | \(Int(rate)) tok/s"
+        if let l = lastTrainingRow["loss"] { line += String(format: " | loss %.4f", l) }
+        if let a = lastTrainingRow["rewards/accuracies"] ?? lastTrainingRow["accuracy"] ?? lastTrainingRow["mean_token_accuracy"] {
+            line += String(format: " | acc %.2f", a)
+        }
+        progress(line)
+    }
+
+    /// The last training (not eval) row logged, for the progress line.
+    private var lastTrainingRow: [String: Double] = [:]
+
+    private func formatDuration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+
+    // MARK: Checkpoints
+
+    /// The state that, with the model and optimiser tensors, resumes a run exactly.
+    struct State: Codable {
+        var globalStep: Int
+        var tokensSeen: Int
+        var window: StepMetrics
+        var windowTokens: Int
+        var lastGradNorm: Float
+        var optimizerScalars: [String: Double]
+        var configuration: TrainingConfiguration
+    }
+
+    /// Writes `checkpoint-<step>` atomically: everything goes to a temporary folder that is
+    /// renamed into place only when complete, so a crash never leaves a half checkpoint.
+    @discardableResult
+    public func saveCheckpoint() throws -> URL {
+        let fm = FileManager.default
+        let final = outputDirectory.appendingPathComponent("checkpoint-\(step)")
+        let temporary = outputDirectory.appendingPathComponent(".checkpoint-\(step).partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: temporary)
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        try objective.saveModel(to: temporary)
+        let state = optimizer.state()
+        let tensors = state.tensors.keys.sorted().map { name in
+            SafetensorsWriter.Tensor(name: name, shape: state.tensors[name]!.shape, storage: state.tensors[name]!.copy().storage)
+        }
+        try SafetensorsWriter.write(tensors, metadata: ["format": "align-optimizer", "optimizer": configuration.optimizer.rawValue],
+                                    to: temporary.appendingPathComponent("optimizer.safetensors"))
+        let trainerState = State(globalStep: step, tokensSeen: tokensSeen, window: window, windowTokens: windowTokens,
+                                 lastGradNorm: lastGradNorm, optimizerScalars: state.scalars, configuration: configuration)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(trainerState).write(to: temporary.appendingPathComponent("trainer_state.json"))
+        try? fm.removeItem(at: final)
+        try fm.moveItem(at: temporary, to: final)
+        progress("saved \(final.path)")
+        return final
+    }
+
+    /// Newest `checkpoint-N` folder that has a trainer state.
+    public static func latestCheckpoint(in directory: URL) -> URL? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        let steps = names.compactMap { name -> Int? in
+            guard name.hasPrefix("checkpoint-"), let n = Int(name.dropFirst("checkpoint-".count)) else { return nil }
+            let state = directory.appendingPathComponent(name).appendingPathComponent("trainer_state.json")
+            return FileManager.default.fileExists(atPath: state.path) ? n : nil
+        }
+        return steps.max().map { directory.appendingPathComponent("checkpoint-\($0)") }
+    }
+
+    private func restoreLatestCheckpoint() throws {
+        guard let url = Trainer.latestCheckpoint(in: outputDirectory) else { throw TrainingError.noCheckpoint(outputDirectory) }
+        let state: State
+        do {
+            state = try JSONDecoder().decode(State.self, from: Data(contentsOf: url.appendingPathComponent("trainer_state.json")))
+        } catch {
+            throw TrainingError.checkpoint(url, "unreadable trainer_state.json (\(error))")
+        }
+        try objective.loadModel(from: url)
+        let file = try SafetensorsFile(url: url.appendingPathComponent("optimizer.safetensors"))
+        var tensors: [String: Tensor] = [:]
+        for name in file.tensorNames {
+            let (shape, storage) = try file.loadFloat32(name)
+            tensors[name] = Tensor(storage: storage, shape: shape)
+        }
+        try optimizer.loadState(OptimizerState(tensors: tensors, scalars: state.optimizerScalars))
+        step = state.globalStep
+        tokensSeen = state.tokensSeen
+        window = state.window
+        windowTokens = state.windowTokens
+        lastGradNorm = state.lastGradNorm
+        try truncateMetrics(afterStep: step)
+    }
+
+    /// Drops metrics rows logged after `step` (a run that went past its last checkpoint).
+    private func truncateMetrics(afterStep step: Int) throws {
+        guard let text = try? String(contentsOf: metricsURL, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = (obj["step"] as? NSNumber)?.intValue else { return false }
+            return s <= step
+        }
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(to: metricsURL, atomically: true, encoding: .utf8)
+    }
+
+    private func saveFinalModel() throws {
+        let fm = FileManager.default
+        let temporary = outputDirectory.appendingPathComponent(".final.partial-\(ProcessInfo.processInfo.processIdentifier)")
+        try? fm.removeItem(at: temporary)
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        try objective.saveModel(to: temporary)
+        for name in try fm.contentsOfDirectory(atPath: temporary.path) {
+            let target = outputDirectory.appendingPathComponent(name)
+            try? fm.removeItem(at: target)
+            try fm.moveItem(at: temporary.appendingPathComponent(name), to: target)
+        }
+        try fm.removeItem(at: temporary)
+    }
+}
+
+/// Ctrl-C during training: the first press asks the loop to checkpoint and stop at the next step
+/// boundary; a second press exits at once.
+final class InterruptFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    private var source: DispatchSourceSignal?
+
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return flag }
+
+    static func install() -> InterruptFlag {
+        let f = InterruptFlag()
+        signal(SIGINT, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        s.setEventHandler { [weak f] in
+            guard let f else { return }
+            f.lock.lock()
+            let second = f.flag
+            f.flag = true
+            f.lock.unlock()
+            if second { exit(130) }
+            FileHandle.standardError.write(Data("\ninterrupt: saving a checkpoint after this step (Ctrl-C again to quit now)\n".utf8))
+        }
+        s.resume()
+        f.source = s
+        return f
+    }
+
+    func uninstall() {
+        source?.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}

@@ -1,0 +1,129 @@
+import AlignOptim
+import Foundation
+
+/// The optimiser a run uses.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    case adamw, sgd, rmsprop
+}
+
+/// Settings of the shared training loop, with TRL / transformers `TrainingArguments` names
+/// (snake_case in YAML and JSON, kebab-case on the command line) and TRL's DPO defaults.
+public struct TrainingConfiguration: Codable, Sendable, Hashable {
+    /// Peak learning rate (TRL DPO default 1e-6).
+    public var learningRate: Float = 1e-6
+    /// Examples (pairs for DPO) per forward pass: TRL's `per_device_train_batch_size`.
+    public var batchSize: Int = 8
+    /// Micro-batches summed into one optimiser step; the update equals one batch of
+    /// batchSize × gradientAccumulationSteps.
+    public var gradientAccumulationSteps: Int = 1
+    /// Passes over the data (ignored when `maxSteps` > 0).
+    public var numTrainEpochs: Double = 3
+    /// Optimiser steps to run; −1 means derive from epochs.
+    public var maxSteps: Int = -1
+    public var lrScheduler: LearningRateSchedule.Kind = .linear
+    public var warmupSteps: Int = 0
+    /// Fraction of the total steps used for warm-up when `warmupSteps` is 0.
+    public var warmupRatio: Double = 0
+    public var weightDecay: Float = 0
+    public var optimizer: OptimizerKind = .adamw
+    public var adamBeta1: Float = 0.9
+    public var adamBeta2: Float = 0.999
+    public var adamEpsilon: Float = 1e-8
+    /// Momentum for SGD.
+    public var momentum: Float = 0
+    /// Global gradient-norm clip; 0 disables clipping (the norm is still logged).
+    public var maxGradNorm: Float = 1
+    public var seed: UInt64 = 0
+    /// Shuffle the training order each epoch (seeded); false keeps file order.
+    public var shuffle: Bool = true
+    /// Log every N optimiser steps (the first step is always logged).
+    public var loggingSteps: Int = 10
+    /// Evaluate every N steps (0: only at the end, when eval data is given).
+    public var evalSteps: Int = 0
+    /// Save a checkpoint every N steps (0: only the final model).
+    public var saveSteps: Int = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case learningRate = "learning_rate", batchSize = "per_device_train_batch_size"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", numTrainEpochs = "num_train_epochs"
+        case maxSteps = "max_steps", lrScheduler = "lr_scheduler_type", warmupSteps = "warmup_steps"
+        case warmupRatio = "warmup_ratio", weightDecay = "weight_decay", optimizer = "optim"
+        case adamBeta1 = "adam_beta1", adamBeta2 = "adam_beta2", adamEpsilon = "adam_epsilon", momentum
+        case maxGradNorm = "max_grad_norm", seed, shuffle, loggingSteps = "logging_steps"
+        case evalSteps = "eval_steps", saveSteps = "save_steps"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var d = TrainingConfiguration()
+        d.learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        d.batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        d.gradientAccumulationSteps = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulationSteps) ?? d.gradientAccumulationSteps
+        d.numTrainEpochs = try c.decodeIfPresent(Double.self, forKey: .numTrainEpochs) ?? d.numTrainEpochs
+        d.maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps) ?? d.maxSteps
+        d.lrScheduler = try c.decodeIfPresent(LearningRateSchedule.Kind.self, forKey: .lrScheduler) ?? d.lrScheduler
+        d.warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? d.warmupSteps
+        d.warmupRatio = try c.decodeIfPresent(Double.self, forKey: .warmupRatio) ?? d.warmupRatio
+        d.weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
+        d.optimizer = try c.decodeIfPresent(OptimizerKind.self, forKey: .optimizer) ?? d.optimizer
+        d.adamBeta1 = try c.decodeIfPresent(Float.self, forKey: .adamBeta1) ?? d.adamBeta1
+        d.adamBeta2 = try c.decodeIfPresent(Float.self, forKey: .adamBeta2) ?? d.adamBeta2
+        d.adamEpsilon = try c.decodeIfPresent(Float.self, forKey: .adamEpsilon) ?? d.adamEpsilon
+        d.momentum = try c.decodeIfPresent(Float.self, forKey: .momentum) ?? d.momentum
+        d.maxGradNorm = try c.decodeIfPresent(Float.self, forKey: .maxGradNorm) ?? d.maxGradNorm
+        d.seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        d.shuffle = try c.decodeIfPresent(Bool.self, forKey: .shuffle) ?? d.shuffle
+        d.loggingSteps = try c.decodeIfPresent(Int.self, forKey: .loggingSteps) ?? d.loggingSteps
+        d.evalSteps = try c.decodeIfPresent(Int.self, forKey: .evalSteps) ?? d.evalSteps
+        d.saveSteps = try c.decodeIfPresent(Int.self, forKey: .saveSteps) ?? d.saveSteps
+        self = d
+    }
+
+    /// Checks ranges, naming the setting.
+    public func validate() throws {
+        func fail(_ m: String) throws -> Never { throw TrainingError.invalidConfiguration(m) }
+        if !(learningRate >= 0) { try fail("learning_rate must be ≥ 0, got \(learningRate)") }
+        if batchSize < 1 { try fail("per_device_train_batch_size must be ≥ 1, got \(batchSize)") }
+        if gradientAccumulationSteps < 1 { try fail("gradient_accumulation_steps must be ≥ 1, got \(gradientAccumulationSteps)") }
+        if maxSteps <= 0 && !(numTrainEpochs > 0) { try fail("set max_steps > 0 or num_train_epochs > 0") }
+        if warmupSteps < 0 || !(warmupRatio >= 0 && warmupRatio < 1) { try fail("warm-up must be ≥ 0 steps and a ratio in [0, 1)") }
+        if maxGradNorm < 0 { try fail("max_grad_norm must be ≥ 0 (0 disables clipping)") }
+        if loggingSteps < 1 { try fail("logging_steps must be ≥ 1") }
+        if evalSteps < 0 || saveSteps < 0 { try fail("eval_steps and save_steps must be ≥ 0") }
+    }
+
+    /// Optimiser steps for `examples` training examples.
+    public func totalSteps(examples: Int) -> Int {
+        if maxSteps > 0 { return maxSteps }
+        let perEpoch = max(1, Int((Double(examples) / Double(batchSize * gradientAccumulationSteps)).rounded(.up)))
+        return max(1, Int((Double(perEpoch) * numTrainEpochs).rounded(.up)))
+    }
+
+    /// The learning-rate schedule for a run of `totalSteps`.
+    public func schedule(totalSteps: Int) -> LearningRateSchedule {
+        let warmup = warmupSteps > 0 ? warmupSteps : Int((warmupRatio * Double(totalSteps)).rounded(.up))
+        return LearningRateSchedule(lrScheduler, warmupSteps: warmup, totalSteps: totalSteps)
+    }
+}
+
+/// Why a run stopped early.
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidConfiguration(String)
+    case nonFinite(step: Int, what: String, examples: [Int])
+    case interrupted(checkpoint: URL)
+    case noCheckpoint(URL)
+    case checkpoint(URL, String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(m): return "invalid configuration: \(m)"
+        case let .nonFinite(step, what, examples):
+            return "step \(step): \(what) is not finite (NaN or ±inf) on training examples \(examples.map { String($0) }.joined(separator: ", ")) (0-based rows of the data file)"
+        case let .interrupted(url): return "interrupted; checkpoint saved to \(url.path) (continue with --resume)"
+        case let .noCheckpoint(url): return "no complete checkpoint-N folder in \(url.path) to resume from"
+        case let .checkpoint(url, reason): return "\(url.path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import AlignTensor
+import Foundation
+
+/// What an objective (DPO, KTO, SFT, reward modelling, ...) plugs into the shared ``Trainer``
+/// loop: it owns its data and model, turns example indices into a scaled loss plus metrics, and
+/// saves or restores its trainable model. The loop owns everything else: order, accumulation,
+/// clipping, the optimiser, the schedule, logging, evaluation, checkpoints and resume.
+public protocol TrainingObjective: AnyObject {
+    /// Number of training examples (indices 0..<count are what the loop schedules).
+    var trainExampleCount: Int { get }
+    /// Number of evaluation examples (0 when there is no eval data).
+    var evalExampleCount: Int { get }
+    /// The parameters the optimiser updates, by Hugging Face name.
+    var trainableParameters: [(name: String, parameter: Parameter)] { get }
+    /// One-time work before the first step (precomputing reference log-probs, say).
+    func prepare(log: (String) -> Void) throws
+    /// Loss for the micro-batch `examples`, already multiplied by `scale`, and its metrics.
+    /// `stepExamples` lists every example of the optimiser step, for terms normalised over the
+    /// whole step.
+    func trainingLoss(examples: [Int], stepExamples: [Int], scale: Float) throws -> (loss: Tensor, metrics: StepMetrics)
+    /// Metrics of evaluation examples (no gradient), names without the `eval_` prefix.
+    func evaluationMetrics(examples: [Int]) throws -> StepMetrics
+    /// Tokens (attention-mask ones) the training examples feed the model.
+    func tokenCount(examples: [Int]) -> Int
+    /// Writes the trained model in Hugging Face layout into `directory` (which exists).
+    func saveModel(to directory: URL) throws
+    /// Restores trainable weights saved by ``saveModel(to:)``.
+    func loadModel(from directory: URL) throws
+}
