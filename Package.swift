@@ -29,7 +29,7 @@ let package = Package(
         .executable(name: "align", targets: ["AlignCLI"]),
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
-            "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
+            "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
             "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings",
         ]),
     ],
@@ -46,6 +46,7 @@ let package = Package(
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
+        .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignTemplates", swiftSettings: v5),
@@ -55,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
-                "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
+                "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
                 "AlignTokenizers", "AlignSentiment", "AlignRatings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -69,6 +70,7 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: v5),
         .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignHubTests", dependencies: ["AlignHub", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTrainingTests", dependencies: ["AlignTraining", "AlignModels", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
