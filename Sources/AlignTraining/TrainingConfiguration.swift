@@ -56,8 +56,14 @@ public struct TrainingConfiguration: Codable, Sendable, Hashable {
     }
 
     public init(from decoder: Decoder) throws {
+        try self.init(from: decoder, defaults: TrainingConfiguration())
+    }
+
+    /// Decodes the keys present over `defaults` (objectives have their own defaults: DPO's
+    /// learning rate is 1e-6, SFT's 2e-5).
+    public init(from decoder: Decoder, defaults: TrainingConfiguration) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        var d = TrainingConfiguration()
+        var d = defaults
         d.learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
         d.batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         d.gradientAccumulationSteps = try c.decodeIfPresent(Int.self, forKey: .gradientAccumulationSteps) ?? d.gradientAccumulationSteps
