@@ -26,6 +26,7 @@ public final class Trainer {
     private var window = StepMetrics()
     private var windowTokens = 0
     private var windowStart = Date()
+    private var windowFirstStep = 0
     private var lastGradNorm: Float = 0
 
     public init(objective: TrainingObjective, configuration: TrainingConfiguration, outputDirectory: URL) {
@@ -85,6 +86,7 @@ public final class Trainer {
         optimizer = makeOptimizer()
         if resume {
             try restoreLatestCheckpoint()
+            windowFirstStep = step
             progress("resumed from step \(step) of \(total)")
         } else {
             try? FileManager.default.removeItem(at: metricsURL)
@@ -179,10 +181,12 @@ public final class Trainer {
         row["step"] = Double(step)
         row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
         row["tokens_per_second"] = Double(windowTokens) / elapsed
+        row["seconds_per_step"] = elapsed / Double(max(1, step - windowFirstStep))
         row["peak_memory_mb"] = Double(TensorStorage.peakAllocatedBytes) / 1_048_576
         try appendJSONLine(row)
         onLog?(row)
         lastTrainingRow = row
+        windowFirstStep = step
         window = StepMetrics()
         windowTokens = 0
         windowStart = Date()

@@ -108,7 +108,7 @@ final class FixturePairsObjective: TrainingObjective {
         func rows(_ dir: URL) throws -> [String] {
             try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map { line in
                 // Timing fields differ between runs; everything else must match exactly.
-                String(line).replacingOccurrences(of: #""tokens_per_second": [^,}]+"#, with: "", options: .regularExpression)
+                String(line).replacingOccurrences(of: #""(tokens_per_second|seconds_per_step)": [^,}]+"#, with: "", options: .regularExpression)
                     .replacingOccurrences(of: #""peak_memory_mb": [^,}]+"#, with: "", options: .regularExpression)
             }
         }
