@@ -30,7 +30,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
-            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings",
+            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings", "AlignReport",
         ]),
     ],
     dependencies: [
@@ -52,11 +52,12 @@ let package = Package(
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", swiftSettings: fast),
+        .target(name: "AlignReport", swiftSettings: v5),
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
-                "AlignTokenizers", "AlignSentiment", "AlignRatings",
+                "AlignTokenizers", "AlignSentiment", "AlignRatings", "AlignReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),
@@ -75,6 +76,7 @@ let package = Package(
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )
