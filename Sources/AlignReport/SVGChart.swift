@@ -170,7 +170,7 @@ public enum SVGChart {
 
         var yValues = finite.map(\.y)
         if let yIncludes { yValues += [yIncludes.lowerBound, yIncludes.upperBound] }
-        let yScale = NiceScale(covering: yValues, maxTicks: max(3, Int((height - top - 50) / 40)))
+        let yScale = NiceScale(covering: yValues, maxTicks: max(3, Int((height - top - 50) / 36)))
         let yLabels = yScale.ticks.map { yScale.label(for: $0) }
         let yLabelWidth = yLabels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0
         let frame = Frame(left: 16 + 18 + yLabelWidth + 8, top: top, right: width - 20, bottom: height - 44)
@@ -267,7 +267,7 @@ public enum SVGChart {
         }
         top += 12
 
-        let yScale = NiceScale(covering: all.map(\.y), maxTicks: max(3, Int((height - top - 50) / 40)))
+        let yScale = NiceScale(covering: all.map(\.y), maxTicks: max(3, Int((height - top - 50) / 36)))
         let yLabels = yScale.ticks.map { yScale.label(for: $0) }
         let yLabelWidth = yLabels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0
         let frame = Frame(left: 16 + 18 + yLabelWidth + 8, top: top, right: width - 20, bottom: height - 44)
@@ -275,15 +275,17 @@ public enum SVGChart {
         if let xIncludes { xValues += [xIncludes.lowerBound, xIncludes.upperBound] }
         let xScale = NiceScale(covering: xValues, maxTicks: max(2, Int(frame.width / 80)))
 
+        // Markers sitting on an axis line are hard to see; keep the data a few units inside.
+        let inset = 10.0
         drawAxes(&svg, frame: frame, xScale: xScale, yScale: yScale, yLabels: yLabels,
-                 xLabel: xLabel, yLabel: yLabel)
+                 xLabel: xLabel, yLabel: yLabel, inset: inset)
         if all.isEmpty {
             svg.text("No data", x: (frame.left + frame.right) / 2, y: (frame.top + frame.bottom) / 2,
                      anchor: .middle, size: 13, fill: "#9ca3af")
             return svg.finish()
         }
-        let mapX = { (x: Double) in frame.left + (x - xScale.lower) / (xScale.upper - xScale.lower) * frame.width }
-        let mapY = { (y: Double) in frame.bottom - (y - yScale.lower) / (yScale.upper - yScale.lower) * frame.height }
+        let mapX = { (x: Double) in frame.left + inset + (x - xScale.lower) / (xScale.upper - xScale.lower) * (frame.width - 2 * inset) }
+        let mapY = { (y: Double) in frame.bottom - inset - (y - yScale.lower) / (yScale.upper - yScale.lower) * (frame.height - 2 * inset) }
 
         // Lines first, then markers, then labels, so nothing hides a marker or a label.
         for (index, points) in groups.enumerated() where series[index].connected && points.count > 1 {
@@ -470,10 +472,11 @@ public enum SVGChart {
     }
 
     /// Gridlines, tick labels and axis titles.
+    /// `inset` keeps the data range that far inside the axis lines (scatter plots use it).
     static func drawAxes(_ svg: inout SVGWriter, frame: Frame, xScale: NiceScale, yScale: NiceScale,
-                         yLabels: [String], xLabel: String, yLabel: String) {
-        let mapX = { (x: Double) in frame.left + (x - xScale.lower) / (xScale.upper - xScale.lower) * frame.width }
-        let mapY = { (y: Double) in frame.bottom - (y - yScale.lower) / (yScale.upper - yScale.lower) * frame.height }
+                         yLabels: [String], xLabel: String, yLabel: String, inset: Double = 0) {
+        let mapX = { (x: Double) in frame.left + inset + (x - xScale.lower) / (xScale.upper - xScale.lower) * (frame.width - 2 * inset) }
+        let mapY = { (y: Double) in frame.bottom - inset - (y - yScale.lower) / (yScale.upper - yScale.lower) * (frame.height - 2 * inset) }
         for (tick, label) in zip(yScale.ticks, yLabels) {
             let y = mapY(tick)
             // Zero gets a stronger line: for margins and rewards, the sign is what matters.

@@ -242,8 +242,9 @@ public struct TrainingReport {
         if let tps = Self.mean(trainRows.compactMap { $0["tokens_per_second"] }) {
             trainingSub.append(Markup.number(tps, significant: 3) + " tokens/s")
         }
+        if trainingSub.isEmpty { trainingSub.append(logRows.isEmpty ? "no training log" : "\(logRows.count) log lines") }
         s += card(label: "Training steps", value: lastStep.map { "<strong>\(Markup.fixed($0, decimals: 0))</strong>" } ?? "—",
-                  sub: trainingSub.isEmpty ? "no training log" : esc(trainingSub.joined(separator: " · ")))
+                  sub: esc(trainingSub.joined(separator: " · ")))
         s += "</div>\n"
         if !rewardDescription.isEmpty { s += "<p class=\"note\">\(esc(rewardDescription))</p>\n" }
         if !notes.isEmpty {
@@ -430,9 +431,9 @@ public struct TrainingReport {
         s += "<thead><tr><th>Prompt</th><th>Before (reference)</th><th>After (trained)</th></tr></thead>\n<tbody>\n"
         for sample in samples {
             s += "<tr><td class=\"text\">\(esc(sample.prompt))</td>"
-            s += "<td><div class=\"score\(Self.scoreClass(sample.beforeScore))\">\(esc(Markup.number(sample.beforeScore, significant: 3)))</div>"
+            s += "<td><div class=\"score\(Self.scoreClass(sample.beforeScore))\">\(esc(Self.score(sample.beforeScore)))</div>"
             s += "<div class=\"text\">\(esc(Self.trimmedStart(sample.before)))</div></td>"
-            s += "<td><div class=\"score\(Self.scoreClass(sample.afterScore))\">\(esc(Markup.number(sample.afterScore, significant: 3)))</div>"
+            s += "<td><div class=\"score\(Self.scoreClass(sample.afterScore))\">\(esc(Self.score(sample.afterScore)))</div>"
             s += "<div class=\"text\">\(esc(Self.trimmedStart(sample.after)))</div></td></tr>\n"
         }
         s += "</tbody></table>\n</section>\n"
@@ -443,6 +444,11 @@ public struct TrainingReport {
     /// own cell that space would only indent the first line.
     private static func trimmedStart(_ text: String) -> String {
         String(text.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+    }
+
+    /// A sample's reward for its badge; a missing score (NaN) shows as a dash.
+    private static func score(_ value: Double) -> String {
+        value.isFinite ? Markup.number(value, significant: 3) : "—"
     }
 
     private static func scoreClass(_ score: Double) -> String {

@@ -99,3 +99,33 @@ enum SyntheticRun {
         return report
     }
 }
+
+extension SyntheticRun {
+    /// Awkward input: three log rows (one NaN loss, metrics missing), a negative starting reward,
+    /// a β sweep with crowded points, unbreakable and non-Latin sample text.
+    static func edgeReport() -> TrainingReport {
+        var report = TrainingReport(metadata: .init(title: "Edge cases & <odd> input", model: "tiny", dataset: "3 rows"))
+        report.logRows = [
+            ["step": 1, "loss": 0.6931, "rewards/accuracies": 0.5, "rewards/margins": 0],
+            ["step": 2, "loss": .nan, "rewards/margins": -0.05],
+            ["step": 3, "loss": 0.61, "rewards/margins": 0.2, "my_metric": 42],
+        ]
+        report.before = .init(meanReward: -0.21, winRate: 0.5, klNats: 0, promptCount: 64)
+        report.after = .init(meanReward: 0.35, winRate: 0.66, klNats: 12.5, promptCount: 64)
+        report.checkpoints = [
+            .init(label: "β = 0.5", klNats: 0.8, meanReward: -0.05),
+            .init(label: "β = 0.3", klNats: 1.1, meanReward: -0.01),
+            .init(label: "β = 0.2", klNats: 1.3, meanReward: 0.02),
+            .init(label: "β = 0.1", klNats: 2.9, meanReward: 0.20),
+            .init(label: "β = 0.05", klNats: 6.1, meanReward: 0.32),
+            .init(label: "β = 0.01", klNats: 12.5, meanReward: 0.35),
+        ]
+        report.samples = [
+            .init(prompt: String(repeating: "unbreakable", count: 12), before: "😀 naïve café — “quotes”",
+                  after: "日本語のテキスト\n\nwith blank line", beforeScore: .nan, afterScore: -0.9),
+        ]
+        report.notes = ["2 log lines could not be read (lines 7, 9)."]
+        report.smoothing = 0
+        return report
+    }
+}

@@ -88,10 +88,31 @@ struct TrainingReportTests {
         #expect(lossChart.components(separatedBy: "<path").count - 1 == 4)
     }
 
-    @Test("Writes the example page when ALIGN_REPORT_EXAMPLE names a path")
+    @Test("Awkward input still gives a well-formed page with every section")
+    func edgeCases() {
+        let html = SyntheticRun.edgeReport().html()
+        let body = String(html[html.range(of: "<body>")!.lowerBound..<html.range(of: "</body>")!.upperBound])
+            .replacingOccurrences(of: "<col class=\"prompt\">", with: "<col class=\"prompt\"/>")
+            .replacingOccurrences(of: "<col>", with: "<col/>")
+        let result = XMLCheck.check(body)
+        #expect(result.error == nil, "\(result.error ?? "")")
+        #expect(!html.contains("\"NaN") && !html.contains(" NaN"))
+        #expect(html.contains("<title>Edge cases &amp; &lt;odd&gt; input</title>"))
+        #expect(html.contains("−0.21") || html.contains("-0.21"))
+        #expect(html.contains("β = 0.05"))
+        #expect(html.contains("<th>my_metric</th><td>42</td>"))
+        #expect(html.contains("2 log lines could not be read"))
+        #expect(html.contains("3 log lines"))
+        #expect(html.contains("<div class=\"score\">—</div>"))
+        // Log-prob and implicit-reward charts have no data but are still drawn, saying so.
+        #expect(result.texts.filter { $0 == "No data" }.count == 2)
+    }
+
+    @Test("Writes the example pages when ALIGN_REPORT_EXAMPLE names a path")
     func example() throws {
         guard let path = ProcessInfo.processInfo.environment["ALIGN_REPORT_EXAMPLE"] else { return }
         try SyntheticRun.report().write(to: URL(fileURLWithPath: path))
+        try SyntheticRun.edgeReport().write(to: URL(fileURLWithPath: path + ".edge.html"))
         #expect(FileManager.default.fileExists(atPath: path))
     }
 }
