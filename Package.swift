@@ -30,7 +30,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
-            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings",
+            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings", "AlignReport",
         ]),
     ],
     dependencies: [
@@ -54,11 +54,12 @@ let package = Package(
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", swiftSettings: fast),
+        .target(name: "AlignReport", swiftSettings: v5),
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
-                "AlignTokenizers", "AlignSentiment", "AlignRatings",
+                "AlignTokenizers", "AlignSentiment", "AlignRatings", "AlignReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -79,6 +80,7 @@ let package = Package(
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )
