@@ -30,7 +30,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
-            "AlignTemplates", "AlignTokenizers", "AlignSentiment", "AlignRatings",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings",
         ]),
     ],
     dependencies: [
@@ -50,13 +50,14 @@ let package = Package(
         .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignTemplates", swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignData", dependencies: ["AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", swiftSettings: fast),
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining",
-                "AlignTokenizers", "AlignSentiment", "AlignRatings",
+                "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),
@@ -74,6 +75,7 @@ let package = Package(
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
