@@ -241,12 +241,18 @@ enum DatasetLoader {
         var format: DatasetFormat?
         var conversational = false
         var firstLocation = RowLocation(file: url.lastPathComponent, line: 1)
+        // TRL's collators read `margin` for the batch when the first example has it, so once the first row
+        // has one every row must.
+        var needsMargin = false
         for row in rows {
             report.totalRows += 1
             do {
                 let decoder = try RowDecoder(try row.value.get(), at: row.location)
                 if let format {
                     try decoder.check(format: format, firstLine: firstLocation)
+                    if needsMargin && decoder.value("margin") == nil {
+                        throw DatasetError(row.location, "missing field \"margin\" (the first row, at \(firstLocation), has one)")
+                    }
                     examples.append(try decode(decoder, format, conversational))
                 } else {
                     guard let detected = DatasetFormat.detect(keys: decoder.keys) else {
@@ -264,6 +270,7 @@ enum DatasetLoader {
                     examples.append(try decode(decoder, detected, conv))
                     format = detected
                     conversational = conv
+                    needsMargin = decoder.value("margin") != nil
                     firstLocation = row.location
                 }
             } catch let error as DatasetError {

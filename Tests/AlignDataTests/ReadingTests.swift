@@ -41,6 +41,8 @@ import Testing
         #expect(try error("\(good)\n{\"prompt\": \"x\", \"chosen\": \" y\", \"rejected\": \"z\", \"margin\": \"big\"}")
             == "bad.jsonl:2: field \"margin\" is a string, expected a number")
         #expect(try error("\n\n") == "bad.jsonl: no valid rows")
+        #expect(try error(#"{"prompt": "x", "chosen": " y", "rejected": "z", "margin": 1}"# + "\n" + good)
+            == "bad.jsonl:2: missing field \"margin\" (the first row, at bad.jsonl:1, has one)")
     }
 
     @Test func skipBadRowsCountsThem() throws {
