@@ -158,13 +158,20 @@ struct JSONParser {
         position &+= 1  // opening quote
         let start = position
         // Fast path: no escapes, so the bytes between the quotes are the string.
+        var ascii = true
         while position < end {
             let b = bytes[position]
             if b == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                // Python refuses invalid UTF-8 when it reads the file; so do we, rather than repair it silently.
+                guard let s = ascii ? String(decoding: raw, as: UTF8.self) : String(validating: raw, as: UTF8.self) else {
+                    position = start
+                    throw error("invalid UTF-8 in a string")
+                }
                 position &+= 1
                 return s
             }
+            if b >= 0x80 { ascii = false }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw error("control character in a string") }
             position &+= 1
@@ -173,8 +180,12 @@ struct JSONParser {
         while position < end {
             let b = bytes[position]
             if b == UInt8(ascii: "\"") {
+                guard let s = String(validating: buffer, as: UTF8.self) else {
+                    position = start
+                    throw error("invalid UTF-8 in a string")
+                }
                 position &+= 1
-                return String(decoding: buffer, as: UTF8.self)
+                return s
             }
             if b < 0x20 { throw error("control character in a string") }
             if b != UInt8(ascii: "\\") { buffer.append(b); position &+= 1; continue }

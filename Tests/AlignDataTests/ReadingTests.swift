@@ -45,6 +45,17 @@ import Testing
             == "bad.jsonl:2: missing field \"margin\" (the first row, at bad.jsonl:1, has one)")
     }
 
+    @Test func invalidUTF8IsAnError() throws {
+        var bytes = Array(good.utf8)
+        bytes.insert(0xFF, at: bytes.firstIndex(of: UInt8(ascii: "H"))!)
+        let file = try Fixture.temporaryFile("")
+        try Data(bytes).write(to: file)
+        #expect(throws: DatasetError.self) { try PreferenceDataset(contentsOf: file) }
+        do { _ = try PreferenceDataset(contentsOf: file) } catch let e as DatasetError {
+            #expect(e.description.hasPrefix("data.jsonl:1: invalid JSON at column 13: invalid UTF-8"))
+        }
+    }
+
     @Test func skipBadRowsCountsThem() throws {
         let text = [good, "{oops", good, #"{"prompt": "x", "chosen": " y"}"#, "", good].joined(separator: "\n")
         let file = try Fixture.temporaryFile(text)
