@@ -32,6 +32,8 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// Equality as Python compares parsed JSON: objects ignore key order (so two chat messages written with
+    /// their keys in different orders are the same message).
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true

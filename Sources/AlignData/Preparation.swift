@@ -290,3 +290,25 @@ func keepAndCut(prompt: inout [Int32], completions: inout [[Int32]], options: Pr
     if prompt.count + longest > maxLength { log.summary.truncatedExamples += 1 }
     return true
 }
+
+/// A 64-bit FNV-1a digest of prepared pairs (every id, in order, with the boundaries between lists), so a
+/// cache of reference log-probabilities can be keyed by the exact data it was computed from, not the file
+/// name: re-tokenising with another tokenizer, template or truncation setting changes the digest.
+public func fingerprint<C: Collection>(of pairs: C) -> UInt64 where C.Element == TokenizedPair {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    @inline(__always) func mix(_ value: Int32) {
+        var v = UInt32(bitPattern: value)
+        for _ in 0..<4 {
+            hash = (hash ^ UInt64(v & 0xFF)) &* 0x0000_0100_0000_01B3
+            v >>= 8
+        }
+    }
+    for pair in pairs {
+        for list in [pair.promptIDs, pair.chosenIDs, pair.rejectedIDs] {
+            mix(Int32(truncatingIfNeeded: list.count))  // length first: [1][2,3] and [1,2][3] differ
+            for id in list { mix(id) }
+        }
+        mix(pair.margin.map { Int32(bitPattern: $0.bitPattern) } ?? -1)
+    }
+    return hash
+}

@@ -146,3 +146,17 @@ import Testing
         #expect(rows.flatMap(\.segmentLengths).count == 8)
     }
 }
+
+@Suite struct FingerprintTests {
+    @Test func changesWithTheData() throws {
+        let pairs = try PreferenceDataset(contentsOf: Fixture.url("dpo/pairs.jsonl"))
+        let (a, _) = try pairs.tokenizedForDPO(encoder: Fixture.encoder)
+        let (b, _) = try pairs.tokenizedForDPO(encoder: Fixture.encoder, options: PreparationOptions(boundary: .separate))
+        #expect(fingerprint(of: a) == fingerprint(of: a.map { $0 }))
+        #expect(fingerprint(of: a) != fingerprint(of: b))  // row 6 tokenises differently
+        var moved = a
+        moved[0].chosenIDs.insert(moved[0].promptIDs.removeLast(), at: 0)  // same ids, other boundary
+        #expect(fingerprint(of: a) != fingerprint(of: moved))
+        #expect(fingerprint(of: a.prefix(7)) != fingerprint(of: a))
+    }
+}
