@@ -6,7 +6,7 @@
 
 /// A parsed JSON value. Objects keep their keys in file order (rows have a handful of keys, so lookups
 /// scan linearly, which beats hashing at that size).
-public enum JSONValue: Equatable, Sendable {
+enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -15,13 +15,13 @@ public enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
 
     /// The member `key` of an object (the last one when a key repeats, as Python's `json` does); nil otherwise.
-    public subscript(key: String) -> JSONValue? {
+    subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.last(where: { $0.key == key })?.value
     }
 
     /// A short name of the value's JSON type, for error messages ("string", "number", ...).
-    public var typeName: String {
+    var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "boolean"
@@ -34,7 +34,7 @@ public enum JSONValue: Equatable, Sendable {
 
     /// Equality as Python compares parsed JSON: objects ignore key order (so two chat messages written with
     /// their keys in different orders are the same message).
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
