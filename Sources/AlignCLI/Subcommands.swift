@@ -5,4 +5,5 @@ let alignSubcommands: [ParsableCommand.Type] = [
     Inspect.self,
     ConvertGGUF.self,
     RateCommand.self,
+    DataCommand.self,
 ]

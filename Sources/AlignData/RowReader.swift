@@ -1,0 +1,196 @@
+import Foundation
+
+/// Where a row sits in its file: the 1-based line it starts on and, for a JSON-array file, its 0-based
+/// element index.
+public struct RowLocation: Sendable, Equatable, CustomStringConvertible {
+    /// The file's name as given (the path's last component in messages).
+    public var file: String
+    /// 1-based line number where the row starts.
+    public var line: Int
+    /// 0-based index of the row in a JSON-array file; nil for JSON Lines.
+    public var element: Int?
+
+    /// Creates a location.
+    public init(file: String, line: Int, element: Int? = nil) {
+        self.file = file
+        self.line = line
+        self.element = element
+    }
+
+    /// `file:line`, plus ` (element N)` for JSON arrays.
+    public var description: String {
+        element.map { "\(file):\(line) (element \($0))" } ?? "\(file):\(line)"
+    }
+}
+
+/// A dataset that cannot be used: a malformed row (with its location and the reason), an unreadable
+/// file, or an inconsistent dataset.
+public struct DatasetError: Error, CustomStringConvertible, Equatable {
+    /// The offending row, or nil for file-level problems.
+    public var location: RowLocation?
+    /// The file (for file-level errors; the same as `location.file` otherwise).
+    public var file: String
+    /// What is wrong, e.g. `missing field "chosen"`.
+    public var reason: String
+
+    /// An error at a row.
+    public init(_ location: RowLocation, _ reason: String) {
+        self.location = location
+        self.file = location.file
+        self.reason = reason
+    }
+
+    /// An error about a whole file.
+    public init(file: String, _ reason: String) {
+        self.location = nil
+        self.file = file
+        self.reason = reason
+    }
+
+    /// `file:line: reason` (or `file: reason`).
+    public var description: String { "\(location?.description ?? file): \(reason)" }
+}
+
+/// How to treat rows that fail to parse or validate.
+public struct ReadOptions: Sendable {
+    /// Skip malformed rows and count them (``ReadReport/skippedRows``) instead of failing on the first.
+    public var skipBadRows: Bool
+
+    /// Options; by default the first malformed row is an error.
+    public init(skipBadRows: Bool = false) {
+        self.skipBadRows = skipBadRows
+    }
+}
+
+/// What reading a file found besides its examples.
+public struct ReadReport: Sendable, Equatable {
+    /// Number of non-blank rows in the file.
+    public var totalRows: Int = 0
+    /// Rows skipped as malformed (only with ``ReadOptions/skipBadRows``).
+    public var skippedRows: Int = 0
+    /// The first few skip reasons (at most 20), so a user sees what was wrong without a flood.
+    public var skippedReasons: [DatasetError] = []
+
+    /// An empty report.
+    public init() {}
+
+    mutating func skip(_ error: DatasetError) {
+        skippedRows += 1
+        if skippedReasons.count < 20 { skippedReasons.append(error) }
+    }
+}
+
+/// One raw row of a dataset file: its location and its parsed JSON, or why it failed to parse.
+struct RawRow {
+    var location: RowLocation
+    var value: Result<JSONValue, DatasetError>
+}
+
+/// Reads JSON Lines and JSON-array files into rows, with line numbers.
+enum RowReader {
+    /// Reads `url`. The format is picked by the first non-whitespace byte: `[` is a JSON array of rows,
+    /// anything else JSON Lines (one object per line, blank lines ignored).
+    static func rows(of url: URL) throws -> [RawRow] {
+        let name = url.lastPathComponent
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            throw DatasetError(file: name, "cannot read the file: \(error.localizedDescription)")
+        }
+        return try data.withUnsafeBytes { raw -> [RawRow] in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var start = 0
+            // A UTF-8 byte-order mark is allowed (some editors write one).
+            if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { start = 3 }
+            var first = start
+            while first < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[first]) { first += 1 }
+            if first < bytes.count && bytes[first] == UInt8(ascii: "[") {
+                return try arrayRows(bytes, start: start, name: name)
+            }
+            return lineRows(bytes, start: start, name: name)
+        }
+    }
+
+    /// JSON Lines: each non-blank line is one row, parsed independently so a bad line spoils only itself.
+    static func lineRows(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, name: String) -> [RawRow] {
+        var rows: [RawRow] = []
+        var lineStart = start
+        var line = 1
+        let count = bytes.count
+        while lineStart < count {
+            var lineEnd = lineStart
+            while lineEnd < count && bytes[lineEnd] != 0x0A { lineEnd &+= 1 }
+            var contentEnd = lineEnd
+            if contentEnd > lineStart && bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            var blank = true
+            for i in lineStart..<contentEnd where bytes[i] != 0x20 && bytes[i] != 0x09 { blank = false; break }
+            if !blank {
+                let location = RowLocation(file: name, line: line)
+                do {
+                    let value = try JSONParser.parseWhole(bytes, start: lineStart, end: contentEnd)
+                    rows.append(RawRow(location: location, value: .success(value)))
+                } catch let e as JSONSyntaxError {
+                    rows.append(RawRow(location: location, value: .failure(DatasetError(
+                        location, "invalid JSON at column \(e.offset - lineStart + 1): \(e.reason)"))))
+                } catch {
+                    rows.append(RawRow(location: location, value: .failure(DatasetError(location, "\(error)"))))
+                }
+            }
+            lineStart = lineEnd + 1
+            line += 1
+        }
+        return rows
+    }
+
+    /// A JSON array: the elements are the rows. A syntax error inside the array ends it (no resync is
+    /// possible), so it throws with the line where parsing stopped.
+    static func arrayRows(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, name: String) throws -> [RawRow] {
+        var parser = JSONParser(bytes, start: start)
+        var rows: [RawRow] = []
+        // Line numbers are counted incrementally from the previous element's start.
+        var line = 1
+        var counted = 0
+        func lineAt(_ offset: Int) -> Int {
+            while counted < offset {
+                if bytes[counted] == 0x0A { line += 1 }
+                counted += 1
+            }
+            return line
+        }
+        func fail(_ e: JSONSyntaxError, element: Int?) -> DatasetError {
+            DatasetError(RowLocation(file: name, line: lineAt(min(e.offset, bytes.count)), element: element),
+                         "invalid JSON: \(e.reason)")
+        }
+        parser.skipWhitespace()
+        parser.position += 1  // '['
+        parser.skipWhitespace()
+        if parser.position < bytes.count && bytes[parser.position] == UInt8(ascii: "]") {
+            parser.position += 1
+        } else {
+            var index = 0
+            while true {
+                parser.skipWhitespace()
+                let location = RowLocation(file: name, line: lineAt(parser.position), element: index)
+                do {
+                    let value = try parser.parseValue()
+                    rows.append(RawRow(location: location, value: .success(value)))
+                } catch let e as JSONSyntaxError {
+                    throw fail(e, element: index)
+                }
+                parser.skipWhitespace()
+                guard parser.position < bytes.count else {
+                    throw fail(parser.error("unterminated array (missing ']')"), element: nil)
+                }
+                if bytes[parser.position] == UInt8(ascii: ",") { parser.position += 1; index += 1; continue }
+                if bytes[parser.position] == UInt8(ascii: "]") { parser.position += 1; break }
+                throw fail(parser.error("expected ',' or ']' after element \(index)"), element: index)
+            }
+        }
+        parser.skipWhitespace()
+        if parser.position < bytes.count {
+            throw fail(parser.error("unexpected text after the top-level array"), element: nil)
+        }
+        return rows
+    }
+}
