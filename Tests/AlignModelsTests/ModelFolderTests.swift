@@ -106,6 +106,21 @@ func makeScratchFolder() throws -> URL {
     }
 }
 
+/// With ALIGN_KEEP_SAVED=<dir>, copies a saved folder there for scripts/fixtures/check_saved_models.py
+/// (a development check with transformers; tests never run Python). `logits` of `ids` go into
+/// `align_logits.json` beside the copy for folders that have no fixture to compare with.
+func keepForTransformersCheck(_ folder: URL, as name: String, logits: [Float]? = nil, ids: [Int32] = []) throws {
+    guard let keep = ProcessInfo.processInfo.environment["ALIGN_KEEP_SAVED"] else { return }
+    let kept = URL(fileURLWithPath: keep).appendingPathComponent(name)
+    try? FileManager.default.removeItem(at: kept)
+    try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: folder, to: kept)
+    if let logits {
+        let json = try JSONSerialization.data(withJSONObject: ["ids": ids.map(Int.init), "logits": logits.map(Double.init)])
+        try json.write(to: kept.appendingPathComponent("align_logits.json"))
+    }
+}
+
 @Suite struct ModelFolderTests {
     @Test(arguments: modelFixtureNames)
     func loaderDispatchesOnConfig(_ name: String) throws {
@@ -146,12 +161,7 @@ func makeScratchFolder() throws -> URL {
         let destination = scratch.appendingPathComponent(name)
         let model = try loadCausalLanguageModel(directory: source)
         try saveCausalLanguageModel(model, to: destination, sourceDirectory: source)
-        if let keep = ProcessInfo.processInfo.environment["ALIGN_KEEP_SAVED"] {
-            let kept = URL(fileURLWithPath: keep).appendingPathComponent(name)
-            try? FileManager.default.removeItem(at: kept)
-            try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: destination, to: kept)
-        }
+        try keepForTransformersCheck(destination, as: name)
         let sourceFiles = try FileManager.default.contentsOfDirectory(atPath: source.path).filter { $0 != "expected.safetensors" }.sorted()
         let savedFiles = try FileManager.default.contentsOfDirectory(atPath: destination.path).sorted()
         #expect(savedFiles == sourceFiles)
@@ -214,6 +224,7 @@ func makeScratchFolder() throws -> URL {
             #expect(!file.tensorNames.contains("lm_head.weight"))  // tied: written once
             let reloaded = try loadCausalLanguageModel(directory: folder)
             let a = withNoGrad { model.logits(ids: ids, batch: 1, seq: 6) }.toArray()
+            try keepForTransformersCheck(folder, as: "generated-\(name)", logits: a, ids: ids)
             #expect(withNoGrad { reloaded.logits(ids: ids, batch: 1, seq: 6) }.toArray() == a, "\(name)")
         }
         let generation = try JSONDocument(contentsOf: scratch.appendingPathComponent("gpt2/generation_config.json"))
