@@ -91,6 +91,40 @@ func makeScratchFolder() throws -> URL {
         #expect(throws: ModelError.self) { _ = try GPT2LMHeadModel(configuration, seed: 0) }
     }
 
+    /// Training goes through the fused-QKV slices, the learned positions and the tied head: every
+    /// parameter receives a gradient, and sampled entries agree with central differences.
+    @Test func gradientsMatchFiniteDifferences() throws {
+        var configuration = GPT2Configuration(vocabSize: 13, nEmbd: 8, nHead: 2, nLayer: 2, nPositions: 8, nInner: 16)
+        configuration.initializerRange = 0.5
+        let model = try GPT2LMHeadModel(configuration, seed: 11)
+        let ids: [Int32] = [1, 4, 7, 2, 9, 12, 3, 5, 0, 8]
+        let targets: [Int32] = [4, 7, 2, 9, -100, 3, 5, 0, 8, -100]
+        let mask: [Float] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+        func loss() -> Tensor { model.logits(ids: ids, batch: 2, seq: 5, attentionMask: mask).crossEntropy(targets: targets) }
+        model.zeroGrad()
+        loss().backward()
+        for (name, parameter) in model.namedParameters() {
+            let grad = try #require(parameter.grad, "\(name) has no gradient")
+            #expect(grad.toArray().contains { $0 != 0 }, "\(name) gradient is all zero")
+        }
+        let h: Float = 1e-2
+        for (name, index) in [("transformer.wte.weight", 37), ("transformer.wpe.weight", 11), ("transformer.h.0.attn.c_attn.weight", 150),
+                              ("transformer.h.1.attn.c_attn.weight", 20), ("transformer.h.0.mlp.c_fc.bias", 3), ("transformer.ln_f.weight", 5)] {
+            let parameter = try #require(model.parameter(named: name))
+            let analytic = parameter.grad!.toArray()[index]
+            let original = parameter.value.toArray()
+            func lossWith(_ delta: Float) -> Float {
+                var values = original
+                values[index] += delta
+                parameter.assign(Tensor(shape: parameter.shape, values: values))
+                return withNoGrad { loss() }.item()
+            }
+            let numeric = (lossWith(h) - lossWith(-h)) / (2 * h)
+            parameter.assign(Tensor(shape: parameter.shape, values: original))
+            #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(analytic), "\(name)[\(index)]: analytic \(analytic), numeric \(numeric)")
+        }
+    }
+
     /// transformers' GPT-2 forward numbers positions 0..<seq whatever the mask; a left-padded row
     /// therefore differs from the unpadded one unless positions are passed.
     @Test func positionsIgnoreTheMaskLikeTransformers() throws {
