@@ -6,8 +6,11 @@ import Foundation
 /// Floating-point settings are kept as `Double` so that a configuration read from JSON and
 /// written back keeps the decimal it was published with (`1e-05`, not its float32 widening).
 public struct GPT2Configuration: Codable, Sendable, Hashable {
+    /// Class names (`["GPT2LMHeadModel"]`).
     public var architectures: [String]?
+    /// `model_type`: `gpt2`.
     public var modelType: String
+    /// Size of the token vocabulary (`vocab_size`).
     public var vocabSize: Int
     /// Width of the residual stream (`n_embd`).
     public var nEmbd: Int
@@ -21,15 +24,21 @@ public struct GPT2Configuration: Codable, Sendable, Hashable {
     public var nInner: Int?
     /// The MLP activation (`activation_function`): `gelu_new`, `gelu`, `relu`, `silu`, ...
     public var activationFunction: String
+    /// LayerNorm epsilon (`layer_norm_epsilon`).
     public var layerNormEpsilon: Double
     /// Divide attention scores by √headDim (`scale_attn_weights`).
     public var scaleAttnWeights: Bool
     /// Further divide layer i's scores by i + 1 (`scale_attn_by_inverse_layer_idx`).
     public var scaleAttnByInverseLayerIdx: Bool
+    /// Whether the LM head reuses `transformer.wte` (`tie_word_embeddings`, true by default).
     public var tieWordEmbeddings: Bool
+    /// Beginning-of-sequence token id.
     public var bosTokenId: Int?
+    /// End-of-sequence token id(s).
     public var eosTokenId: LlamaConfiguration.TokenIDs?
+    /// Padding token id.
     public var padTokenId: Int?
+    /// Standard deviation of the random initialisation (`initializer_range`).
     public var initializerRange: Double
 
     enum CodingKeys: String, CodingKey {
@@ -57,6 +66,7 @@ public struct GPT2Configuration: Codable, Sendable, Hashable {
         initializerRange = 0.02
     }
 
+    /// Decodes `config.json`, filling absent keys with transformers' `GPT2Config` defaults.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         architectures = try c.decodeIfPresent([String].self, forKey: .architectures)
@@ -78,6 +88,7 @@ public struct GPT2Configuration: Codable, Sendable, Hashable {
         initializerRange = try c.decodeIfPresent(Double.self, forKey: .initializerRange) ?? 0.02
     }
 
+    /// Encodes with Hugging Face's key names.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encodeIfPresent(architectures, forKey: .architectures)

@@ -10,7 +10,9 @@ public enum GPT2Activation: Sendable, Hashable {
     case geluTanh
     /// The exact erf form (`gelu`).
     case geluErf
+    /// max(x, 0).
     case relu
+    /// x·σ(x).
     case silu
 
     /// Maps transformers' `ACT2FN` name; nil for names Align does not implement.
@@ -40,7 +42,9 @@ public enum GPT2Activation: Sendable, Hashable {
 public final class GPT2Attention: Module {
     /// Fused q/k/v projection, (3·hidden, hidden) in `Linear`'s layout.
     public let cAttn: Linear
+    /// Output projection, (hidden, hidden).
     public let cProj: Linear
+    /// Attention heads (GPT-2 has no grouped-query heads: keys and values have as many).
     public let heads: Int
     /// Multiplies the scores (1/√headDim, and 1/(layer+1) when configured).
     public let scale: Float
@@ -61,6 +65,7 @@ public final class GPT2Attention: Module {
         return cProj(a)
     }
 
+    /// Visits `c_attn.*` and `c_proj.*`.
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         AlignNN.visit(cAttn, "c_attn", prefix: prefix, visit)
         AlignNN.visit(cProj, "c_proj", prefix: prefix, visit)
@@ -69,7 +74,9 @@ public final class GPT2Attention: Module {
 
 /// GPT-2's feed-forward block: c_proj(act(c_fc(x))).
 public final class GPT2MLP: Module {
+    /// Up projection (inner, hidden) and down projection (hidden, inner), `Linear` layout.
     public let cFc: Linear, cProj: Linear
+    /// The non-linearity between them.
     public let activation: GPT2Activation
 
     /// Assembles the block from existing projections.
@@ -77,8 +84,10 @@ public final class GPT2MLP: Module {
         self.cFc = cFc; self.cProj = cProj; self.activation = activation
     }
 
+    /// x (..., hidden) → (..., hidden).
     public func callAsFunction(_ x: Tensor) -> Tensor { cProj(activation(cFc(x))) }
 
+    /// Visits `c_fc.*` and `c_proj.*`.
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         AlignNN.visit(cFc, "c_fc", prefix: prefix, visit)
         AlignNN.visit(cProj, "c_proj", prefix: prefix, visit)
@@ -87,6 +96,7 @@ public final class GPT2MLP: Module {
 
 /// One pre-LayerNorm GPT-2 block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
 public final class GPT2Block: Module {
+    /// `ln_1`, `attn`, `ln_2` and `mlp`, in the order they run.
     public let ln1: LayerNorm, attn: GPT2Attention, ln2: LayerNorm, mlp: GPT2MLP
 
     /// Assembles the block from existing parts.
@@ -94,11 +104,13 @@ public final class GPT2Block: Module {
         self.ln1 = ln1; self.attn = attn; self.ln2 = ln2; self.mlp = mlp
     }
 
+    /// x (batch, seq, hidden) → (batch, seq, hidden); `keyMask` (batch, seq) marks real tokens.
     public func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
         let h = x + attn(ln1(x), keyMask: keyMask)
         return h + mlp(ln2(h))
     }
 
+    /// Visits `ln_1.*`, `attn.*`, `ln_2.*` and `mlp.*`.
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         AlignNN.visit(ln1, "ln_1", prefix: prefix, visit)
         AlignNN.visit(attn, "attn", prefix: prefix, visit)
@@ -119,10 +131,15 @@ public final class GPT2Block: Module {
 /// Dropout (`attn_pdrop`, `resid_pdrop`, `embd_pdrop`) is not applied: the model always runs as
 /// transformers does in `eval()` mode.
 public final class GPT2LMHeadModel: Module {
+    /// The configuration the model was built from.
     public let configuration: GPT2Configuration
+    /// Token embeddings (vocabulary, hidden), `transformer.wte`.
     public let wte: Embedding
+    /// Learned absolute position embeddings (n_positions, hidden), `transformer.wpe`.
     public let wpe: Embedding
+    /// The decoder blocks, `transformer.h.N`.
     public let blocks: [GPT2Block]
+    /// Final LayerNorm, `transformer.ln_f`.
     public let lnF: LayerNorm
     /// nil when the LM head is tied to ``wte`` (GPT-2's default).
     public let lmHead: Linear?
@@ -233,6 +250,7 @@ public final class GPT2LMHeadModel: Module {
         logits(fromHidden: hiddenStates(ids: ids, batch: batch, seq: seq, attentionMask: attentionMask))
     }
 
+    /// Visits every parameter under its Hugging Face name (Conv1D weights in `Linear` shape).
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         AlignNN.visit(wte, "transformer.wte", prefix: prefix, visit)
         AlignNN.visit(wpe, "transformer.wpe", prefix: prefix, visit)
@@ -243,6 +261,8 @@ public final class GPT2LMHeadModel: Module {
 }
 
 extension GPT2LMHeadModel: CausalLanguageModel {
+    /// `vocab_size`.
     public var vocabularySize: Int { configuration.vocabSize }
+    /// `n_embd`.
     public var hiddenSize: Int { configuration.nEmbd }
 }

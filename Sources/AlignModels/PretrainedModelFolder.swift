@@ -38,6 +38,7 @@ extension LlamaForCausalLM: HuggingFaceCausalLanguageModel {
         namedParameters().map { writerTensor($0.name, $0.parameter.value) }
     }
 
+    /// The configuration's `bos_token_id`, `eos_token_id` and `pad_token_id`.
     public var generationTokenIDs: (bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?) {
         (configuration.bosTokenId, configuration.eosTokenId, configuration.padTokenId)
     }
@@ -62,6 +63,7 @@ extension GPT2LMHeadModel: HuggingFaceCausalLanguageModel {
         }
     }
 
+    /// The configuration's `bos_token_id`, `eos_token_id` and `pad_token_id`.
     public var generationTokenIDs: (bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?) {
         (configuration.bosTokenId, configuration.eosTokenId, configuration.padTokenId)
     }

@@ -91,6 +91,25 @@ func makeScratchFolder() throws -> URL {
         #expect(throws: ModelError.self) { _ = try GPT2LMHeadModel(configuration, seed: 0) }
     }
 
+    /// The original `gpt2` upload names tensors without the `transformer.` prefix (`h.0.ln_1.weight`,
+    /// `wte.weight`) and keeps the `attn.bias` mask buffers; such a folder loads to the same model.
+    @Test func legacyUnprefixedCheckpointLoads() throws {
+        let source = fixturesDirectory.appendingPathComponent("models/gpt2")
+        let folder = try makeScratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"), to: folder.appendingPathComponent("config.json"))
+        let checkpoint = try CheckpointReader(url: source)
+        var tensors = try checkpoint.tensorNames.map { name -> SafetensorsWriter.Tensor in
+            let (shape, storage) = try checkpoint.loadFloat32(name)
+            return SafetensorsWriter.Tensor(name: String(name.dropFirst("transformer.".count)), shape: shape, storage: storage)
+        }
+        tensors.append(SafetensorsWriter.Tensor(name: "h.0.attn.bias", shape: [1, 1, 4, 4], values: [Float](repeating: 1, count: 16)))
+        try SafetensorsWriter.write(tensors, metadata: [("format", "pt")], to: folder.appendingPathComponent("model.safetensors"))
+        let legacy = try GPT2LMHeadModel(directory: folder)
+        let expected = try GoldenFile("models/gpt2/expected.safetensors")
+        try expectFixtureParity(try fixtureLogits(legacy, expected), expected, "gpt2 (legacy names)")
+    }
+
     /// Training goes through the fused-QKV slices, the learned positions and the tied head: every
     /// parameter receives a gradient, and sampled entries agree with central differences.
     @Test func gradientsMatchFiniteDifferences() throws {
