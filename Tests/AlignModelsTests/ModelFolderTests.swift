@@ -144,18 +144,24 @@ func makeScratchFolder() throws -> URL {
         }
     }
 
-    /// transformers' GPT-2 forward numbers positions 0..<seq whatever the mask; a left-padded row
-    /// therefore differs from the unpadded one unless positions are passed.
-    @Test func positionsIgnoreTheMaskLikeTransformers() throws {
+    /// transformers' GPT-2 forward numbers positions 0..<seq whatever the mask, so a left-padded
+    /// row's tokens sit at shifted positions; with mask-derived positions (as `generate()` passes
+    /// them) the row matches the unpadded sequence. Both against transformers (gpt2/left_padding).
+    @Test func leftPaddingMatchesTransformers() throws {
         let model = try GPT2LMHeadModel(directory: fixturesDirectory.appendingPathComponent("models/gpt2"))
-        let ids: [Int32] = [264, 293, 86, 266]
-        let plain = withNoGrad { model.hiddenStates(ids: ids, batch: 1, seq: 4, attentionMask: nil, positions: nil) }.toArray()
-        let padded: [Int32] = [0, 0] + ids, mask: [Float] = [0, 0, 1, 1, 1, 1]
-        let shifted = withNoGrad { model.hiddenStates(ids: padded, batch: 1, seq: 6, attentionMask: mask, positions: nil) }
-        let explicit = withNoGrad { model.hiddenStates(ids: padded, batch: 1, seq: 6, attentionMask: mask, positions: [0, 0, 0, 1, 2, 3]) }
-        let tail = { (t: Tensor) in Array(t.toArray()[(2 * 32)...]) }
-        expectClose(tail(explicit), plain, atol: 1e-5, rtol: 1e-5, "left padding with explicit positions")
-        #expect(worstMismatch(tail(shifted), plain, atol: 1e-3, rtol: 1e-3) != nil)
+        let expected = try GoldenFile("gpt2/left_padding.safetensors")
+        let ids = try expected.ints("input_ids"), mask = try expected.tensor("attention_mask").toArray()
+        let rowMask = mask.flatMap { [Float](repeating: $0, count: 300) }
+        func real(_ values: [Float]) -> [Float] { zip(values, rowMask).map { $1 == 0 ? 0 : $0 } }
+        let byDefault = withNoGrad { model.logits(fromHidden: model.hiddenStates(ids: ids, batch: 2, seq: 6, attentionMask: mask, positions: nil)) }
+        expectClose(real(byDefault.toArray()), real(try expected.tensor("logits_default").toArray()),
+                    atol: 1e-4, rtol: 1e-4, "default positions")
+        let positions: [Int32] = [0, 1, 2, 3, 4, 5, 0, 0, 0, 1, 2, 3]
+        let explicit = withNoGrad { model.logits(fromHidden: model.hiddenStates(ids: ids, batch: 2, seq: 6, attentionMask: mask, positions: positions)) }
+        expectClose(real(explicit.toArray()), real(try expected.tensor("logits_mask_positions").toArray()),
+                    atol: 1e-4, rtol: 1e-4, "mask-derived positions")
+        // The two conventions differ on the padded row, so each comparison above can fail.
+        #expect(worstMismatch(real(byDefault.toArray()), real(explicit.toArray()), atol: 1e-3, rtol: 1e-3) != nil)
     }
 }
 
