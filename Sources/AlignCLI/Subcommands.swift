@@ -6,4 +6,5 @@ let alignSubcommands: [ParsableCommand.Type] = [
     ConvertGGUF.self,
     RateCommand.self,
     DataCommand.self,
+    DPOCommand.self,
 ]

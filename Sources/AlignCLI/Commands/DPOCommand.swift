@@ -1,0 +1,114 @@
+import AlignData
+import AlignHub
+import AlignKernels
+import AlignModelIO
+import AlignTraining
+import ArgumentParser
+import Foundation
+
+/// `align dpo`: Direct Preference Optimization (and TRL's loss variants, SimPO, ORPO) on a Hugging
+/// Face folder or GGUF model. A thin layer over ``DPOTrainer``.
+struct DPOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dpo",
+        abstract: "Align a model to preference pairs with DPO or one of TRL's loss variants.",
+        discussion: """
+            Data rows: {"prompt","chosen","rejected"} strings or message lists, or implicit-prompt \
+            {"chosen","rejected"}. Writes OUTPUT/metrics.jsonl (TRL metric names), OUTPUT/checkpoint-N \
+            every --save-steps, and the aligned model in Hugging Face layout in OUTPUT.
+            """)
+
+    @OptionGroup var common: TrainingOptions
+
+    @Option(help: "Frozen reference model (default: a frozen copy of the initial policy).")
+    var refModel: String?
+    @Option(help: "β, the strength of the KL regularisation.") var beta: Float?
+    @Option(help: "Comma-separated TRL loss types, e.g. sigmoid or sigmoid,sft.") var lossType: String?
+    @Option(help: "Comma-separated weights, one per loss type.") var lossWeights: String?
+    @Option(help: "ε for robust / exo_pair / aot, and cDPO for sigmoid.") var labelSmoothing: Float?
+    @Option(help: "SimPO's target margin γ.") var simpoGamma: Float?
+    @Option(help: "ORPO's odds-ratio weight λ.") var orpoLambda: Float?
+    @Option(help: "reverse_kl, forward_kl, js_divergence or alpha_divergence.") var fDivergenceType: String?
+    @Option(help: "Longest sequence in tokens.") var maxLength: Int?
+    @Option(help: "Cut prompts to this many tokens first (the original DPO repository's rule).") var maxPromptLength: Int?
+    @Option(help: "keep_start or keep_end.") var truncationMode: String?
+    @Option(help: "trl (prompt+completion tokenised together) or separate.") var tokenization: String?
+    @Flag(help: "Compute reference log-probs once before training (cached, keyed by weights, data and settings).")
+    var precomputeRef = false
+    @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
+    @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
+
+    func extraOverrides() -> [String: Any] {
+        var o: [String: Any] = [:]
+        if let beta { o["beta"] = Double(beta) }
+        if let lossType { o["loss_type"] = lossType.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if let lossWeights { o["loss_weights"] = lossWeights.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+        if let labelSmoothing { o["label_smoothing"] = Double(labelSmoothing) }
+        if let simpoGamma { o["simpo_gamma"] = Double(simpoGamma) }
+        if let orpoLambda { o["orpo_lambda"] = Double(orpoLambda) }
+        if let fDivergenceType { o["f_divergence_type"] = fDivergenceType }
+        if let maxLength { o["max_length"] = maxLength }
+        if let maxPromptLength { o["max_prompt_length"] = maxPromptLength }
+        if let truncationMode { o["truncation_mode"] = truncationMode }
+        if let tokenization { o["tokenization"] = tokenization }
+        if precomputeRef { o["precompute_ref_log_probs"] = true }
+        if skipBadRows { o["skip_bad_rows"] = true }
+        return o
+    }
+
+    func run() throws {
+        do { try train() } catch let error as TrainingError {
+            if case .interrupted = error { note(error.description); throw ExitCode(130) }
+            throw ValidationErrorMessage(error.description)
+        }
+    }
+
+    func train() throws {
+        if let threads = common.threads { Threads.configure(threads) }
+        let config = try common.configuration(DPOConfiguration.self, knownKeys: DPOConfiguration.knownKeys, extra: extraOverrides())
+        try config.validate()
+        note("loading \(common.model)")
+        let policy = try ModelBundle(path: common.model)
+        // The reference: a given model, or a second load of the policy's weights, frozen.
+        var reference: ModelBundle?
+        if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil) {
+            reference = try ModelBundle(path: refModel ?? common.model)
+            reference!.model.freeze()
+        }
+        let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
+        let options = PreparationOptions(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
+                                         truncationMode: config.truncationMode == "keep_end" ? .keepEnd : .keepStart,
+                                         boundary: config.tokenization == "separate" ? .separate : .commonPrefix)
+        func prepare(_ url: URL, _ name: String) throws -> [TokenizedPair] {
+            let dataset = try PreferenceDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
+            if dataset.report.skippedRows > 0 {
+                note("\(name): skipped \(dataset.report.skippedRows) malformed rows (first: \(dataset.report.skippedReasons.first.map { "\($0)" } ?? ""))")
+            }
+            let (pairs, summary) = try dataset.tokenizedForDPO(encoder: encoder, options: options)
+            note("\(name): \(summary.inputExamples) pairs (\(dataset.format)), \(summary.keptExamples) kept, \(summary.droppedExamples) dropped (prompt alone ≥ max_length), \(summary.truncatedExamples) truncated")
+            for warning in summary.warnings { note("warning: \(warning)") }
+            return pairs
+        }
+        let train = try prepare(common.dataURL, "train")
+        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let output = common.outputURL
+        let trainer = try DPOTrainer(policy: policy.model, reference: reference?.model, configuration: config,
+                                     trainPairs: train, evalPairs: eval, padID: policy.padID) { directory in
+            try policy.save(to: directory)
+        }
+        if config.precomputeRefLogProbs {
+            var settings = try ReferenceCache.fileDigest(common.dataURL)
+            if let e = common.evalDataURL { settings += "|" + (try ReferenceCache.fileDigest(e)) }
+            trainer.referenceCache = (ReferenceCache(directory: output.appendingPathComponent(".ref-cache")), settings)
+        }
+        let total = config.training.totalSteps(examples: train.count)
+        note("training \(total) steps: \(config.loss.terms.map { "\($0.type.rawValue)×\($0.weight)" }.joined(separator: " + ")), β \(config.loss.beta), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
+        let summary = try trainer.train(outputDirectory: output, resume: common.resume)
+        if saveGguf { try policy.saveGGUF(to: output.appendingPathComponent("model.gguf")) }
+        let m = summary.lastMetrics
+        print(String(format: "done: %d steps in %.1f s; loss %.4f, reward accuracy %.2f, margin %.4f → %@",
+                     summary.steps, summary.seconds, m["loss"] ?? .nan, m["rewards/accuracies"] ?? .nan,
+                     m["rewards/margins"] ?? .nan, output.path))
+    }
+}
+
