@@ -131,9 +131,9 @@ extension LlamaForCausalLM {
         for (index, layer) in layers.enumerated() {
             let attention = layer.selfAttention
             let x = layer.inputLayerNorm(h)
-            let q = attention.qProj(x).rotary(rotary, positions: positions, heads: heads)
-            let k = attention.kProj(x).rotary(rotary, positions: positions, heads: kvHeads)
-            let v = attention.vProj(x)
+            let q = decodeLinear(x, attention.qProj).rotary(rotary, positions: positions, heads: heads)
+            let k = decodeLinear(x, attention.kProj).rotary(rotary, positions: positions, heads: kvHeads)
+            let v = decodeLinear(x, attention.vProj)
             cache.store(layer: index, keys: k, values: v, count: count)
             let a = Tensor.empty([batch, count, heads * hd])
             if let blockMask {
@@ -149,8 +149,9 @@ extension LlamaForCausalLM {
                                                 headDim: hd, capacity: cache.capacity),
                     out: a.pointer)
             }
-            h = h + attention.oProj(a)
-            h = h + layer.mlp(layer.postAttentionLayerNorm(h))
+            h = h + decodeLinear(a, attention.oProj)
+            let mlp = layer.mlp, y = layer.postAttentionLayerNorm(h)
+            h = h + decodeLinear(decodeLinear(y, mlp.gateProj).silu() * decodeLinear(y, mlp.upProj), mlp.downProj)
         }
         cache.commit(count)
         if !allPositions && count > 1 {
@@ -163,7 +164,23 @@ extension LlamaForCausalLM {
             }
             h = last
         }
-        let out = logits(fromHidden: norm(h))
+        let out = decodeLinear(norm(h), Linear(weight: lmHead?.weight.value ?? embedTokens.weight.value))
         return allPositions ? out : out.reshaped([batch, c.vocabSize])
+    }
+
+    /// `layer(x)` for inference: a few rows (decoding steps) go through
+    /// ``Kernels/skinnyLinear(_:rows:k:weight:n:bias:_:)``, which streams the weight once, and
+    /// larger blocks (prefill) through sgemm.
+    func decodeLinear(_ x: Tensor, _ layer: Linear) -> Tensor {
+        let w = layer.weight.value
+        let n = w.shape[0], k = w.shape[1]
+        let rows = x.count / k
+        if rows > 16 { return layer(x) }
+        var shape = x.shape
+        shape[shape.count - 1] = n
+        let y = Tensor.empty(shape)
+        Kernels.skinnyLinear(x.pointer, rows: rows, k: k, weight: w.pointer, n: n,
+                             bias: layer.bias.map { UnsafePointer($0.value.pointer) }, y.pointer)
+        return y
     }
 }
