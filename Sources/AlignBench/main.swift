@@ -217,8 +217,19 @@ func benchGeneration(_ o: Options) throws {
         }
         print("| decode (after a \(promptLength)-token prompt) | \(batch) | \(batch * steps) | \(fmt(best, 3)) | \(fmt(Double(batch * steps) / best)) |")
     }
-    // End to end through generate(): prefill + sampling with temperature, top-k, top-p, min-p.
+    // The sampler alone on one vocabulary row, then end to end through generate(): prefill +
+    // sampling with temperature, top-k, top-p and min-p.
     let sampling = GenerationConfig(maxNewTokens: steps, temperature: 0.7, topK: 50, topP: 0.9, minP: 0.05, seed: 1)
+    for (name, settings) in [("greedy", GenerationConfig()), ("T 0.7, top-k 50, top-p 0.9, min-p 0.05", sampling),
+                             ("T 0.7, top-p 0.9 (no top-k)", GenerationConfig(temperature: 0.7, topP: 0.9))] {
+        var sampler = TokenSampler(config: settings)
+        let row = (0..<config.vocabSize).map { _ in 3 * g.nextNormal() }
+        var scratch = row
+        let t = bestTime(o.iterations) {
+            for _ in 0..<10 { scratch = row; _ = sampler.next(&scratch, seen: []) }
+        }
+        print("| sampler only (\(name)) | 1 | 10 | \(fmt(t, 4)) | \(fmt(10 / t)) |")
+    }
     let prompts = (0..<8).map { _ in prompt() }
     let whole = bestTime(1) { _ = generate(model: model, prompts: prompts, config: sampling) }
     print("| generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) |")

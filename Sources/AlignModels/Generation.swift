@@ -124,21 +124,36 @@ public struct TokenSampler: Sendable {
         for i in 0..<l.count where l[i] < threshold { l[i] = -.infinity }
     }
 
-    /// Nucleus filtering as transformers' `TopPLogitsWarper`: sorted ascending, a token goes when
-    /// the probability mass up to and including it is at most 1 − p; the top token always stays.
+    /// Nucleus filtering as transformers' `TopPLogitsWarper`. transformers sorts ascending and drops
+    /// a token while the cumulative mass up to it is at most 1 − p; equivalently a token stays
+    /// while the mass of the tokens ranked above it is below p, so the top token always stays.
     static func keepTopP(_ l: UnsafeMutableBufferPointer<Float>, _ p: Float) {
-        let candidates = (0..<l.count).filter { l[$0] > -.infinity }.sorted { l[$0] < l[$1] }
-        guard let top = candidates.last else { return }
-        let m = l[top]
-        var total = 0.0
-        for i in candidates { total += Double(Foundation.exp(l[i] - m)) }
-        var cumulative = 0.0
-        let limit = 1 - Double(p)
-        for i in candidates.dropLast() {
-            cumulative += Double(Foundation.exp(l[i] - m)) / total
-            if cumulative > limit { break }
-            l[i] = -.infinity
+        var m = -Float.infinity
+        for x in l where x > m { m = x }
+        if m == -.infinity { return }
+        let weights = l.map { Foundation.exp($0 - m) }
+        let target = Double(p) * weights.reduce(0.0) { $0 + Double($1) }
+        // Only tokens above a weight cut-off can be kept; lower the cut-off by factors of 16
+        // until the tokens above it hold mass p, then sort just those (a few, not the whole
+        // vocabulary: sorting 49 152 ids cost ~9 ms a token). Everything below the cut-off has
+        // at least that mass ranked above it, so it goes.
+        var cutoff: Float = 1
+        while cutoff > 1e-30 {
+            var mass = 0.0
+            for w in weights where w >= cutoff { mass += Double(w) }
+            if mass >= target { break }
+            cutoff /= 16
         }
+        let candidates = weights.indices.filter { weights[$0] >= cutoff && weights[$0] > 0 }
+            .sorted { weights[$0] > weights[$1] || (weights[$0] == weights[$1] && $0 < $1) }
+        var above = 0.0
+        var keep = [Bool](repeating: false, count: l.count)
+        for i in candidates {
+            if above >= target { break }
+            keep[i] = true
+            above += Double(weights[i])
+        }
+        for i in 0..<l.count where !keep[i] { l[i] = -.infinity }
     }
 
     /// Drops tokens whose probability is below `minP` times the top probability
