@@ -134,6 +134,20 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
         expectClose(out.toArray(), expected, atol: 1e-6, rtol: 1e-5, "cached attention")
     }
 
+    @Test func skinnyLinearMatchesSgemm() {
+        // k = 45: one 32-wide block, one 8-wide block and a scalar tail; rows 1...9 cover the
+        // four-row passes and the leftover rows.
+        let (n, k) = (70, 45)
+        let w = randomTensor([n, k], seed: 4), bias = randomTensor([n], seed: 5)
+        for rows in 1...9 {
+            let x = randomTensor([rows, k], seed: UInt64(10 + rows))
+            let expected = x.linear(weight: w, bias: bias)
+            let y = Tensor.empty([rows, n])
+            Kernels.skinnyLinear(x.pointer, rows: rows, k: k, weight: w.pointer, n: n, bias: bias.pointer, y.pointer)
+            expectClose(y.toArray(), expected.toArray(), atol: 1e-5, rtol: 1e-5, "\(rows) rows")
+        }
+    }
+
     // MARK: Greedy parity with transformers
 
     @Test(arguments: ["llama", "llama_tied_gqa", "qwen2", "mistral"])
