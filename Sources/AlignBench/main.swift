@@ -172,6 +172,69 @@ func benchLlama(_ o: Options, peak: Double) throws {
     print("FLOPs counted: 6·(non-embedding parameters)·tokens + 14·L·B·H·T²·D (attention as executed: 4 forward, 10 backward with recompute)")
 }
 
+/// Text generation with the KV cache on a random model of SmolLM2-135M's shape: prefill
+/// tokens/s for one 128-token prompt, decode tokens/s (new tokens over all rows) at batch 1 and 8,
+/// and the same through `generate` with nucleus sampling, so the sampler's cost shows.
+func benchGeneration(_ o: Options) throws {
+    let config = LlamaConfiguration(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
+                                    numAttentionHeads: 9, numKeyValueHeads: 3, maxPositionEmbeddings: 512,
+                                    tieWordEmbeddings: true)
+    let model = try LlamaForCausalLM(config, seed: 0)
+    let (promptLength, steps) = (128, 32)
+    var g = RandomGenerator(seed: 3)
+    func prompt() -> [Int32] { (0..<promptLength).map { _ in Int32(g.nextInt(below: config.vocabSize)) } }
+    print("\n## Generation (KV cache): SmolLM2-135M shape, \(model.parameterCount) parameters, \(Threads.count) threads")
+    print("| phase | batch | tokens | best time (s) | tokens/s |")
+    print("|---|---|---|---|---|")
+    let ids = prompt()
+    let prefill = bestTime(o.iterations) {
+        withNoGrad {
+            let cache = KVCache(for: model, batch: 1, capacity: promptLength)
+            _ = model.logits(appending: ids, to: cache)
+        }
+    }
+    print("| prefill | 1 | \(promptLength) | \(fmt(prefill, 3)) | \(fmt(Double(promptLength) / prefill)) |")
+    for batch in [1, 8] {
+        let prompts = (0..<batch).map { _ in prompt() }
+        var best = Double.infinity
+        for _ in 0..<max(1, o.iterations) {
+            withNoGrad {
+                let cache = KVCache(for: model, batch: batch, capacity: promptLength + steps)
+                var logits = model.logits(appending: prompts.flatMap { $0 }, to: cache)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<steps {
+                    // Greedy next tokens: the argmax is part of a real decoding step.
+                    let next = (0..<batch).map { b -> Int32 in
+                        let row = logits.pointer + b * config.vocabSize
+                        var top = 0
+                        for i in 1..<config.vocabSize where row[i] > row[top] { top = i }
+                        return Int32(top)
+                    }
+                    logits = model.logits(appending: next, to: cache)
+                }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+        }
+        print("| decode (after a \(promptLength)-token prompt) | \(batch) | \(batch * steps) | \(fmt(best, 3)) | \(fmt(Double(batch * steps) / best)) |")
+    }
+    // The sampler alone on one vocabulary row, then end to end through generate(): prefill +
+    // sampling with temperature, top-k, top-p and min-p.
+    let sampling = GenerationConfig(maxNewTokens: steps, temperature: 0.7, topK: 50, topP: 0.9, minP: 0.05, seed: 1)
+    for (name, settings) in [("greedy", GenerationConfig()), ("T 0.7, top-k 50, top-p 0.9, min-p 0.05", sampling),
+                             ("T 0.7, top-p 0.9 (no top-k)", GenerationConfig(temperature: 0.7, topP: 0.9))] {
+        var sampler = TokenSampler(config: settings)
+        let row = (0..<config.vocabSize).map { _ in 3 * g.nextNormal() }
+        var scratch = row
+        let t = bestTime(o.iterations) {
+            for _ in 0..<10 { scratch = row; _ = sampler.next(&scratch, seen: []) }
+        }
+        print("| sampler only (\(name)) | 1 | 10 | \(fmt(t, 4)) | \(fmt(10 / t)) |")
+    }
+    let prompts = (0..<8).map { _ in prompt() }
+    let whole = bestTime(1) { _ = generate(model: model, prompts: prompts, config: sampling) }
+    print("| generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) |")
+}
+
 let options = parseOptions()
 Threads.configure(options.threads)
 let all = options.sections.isEmpty
@@ -182,3 +245,4 @@ if all || options.sections.contains("gemm") { benchGEMM(options, peak: peak) }
 if all || options.sections.contains("attention") { benchAttention(options, peak: peak) }
 if all || options.sections.contains("logsoftmax") { benchLogSoftmax(options) }
 if all || options.sections.contains("llama") { try benchLlama(options, peak: peak) }
+if all || options.sections.contains("generation") { try benchGeneration(options) }
