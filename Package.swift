@@ -29,7 +29,7 @@ let package = Package(
         .executable(name: "align", targets: ["AlignCLI"]),
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
-            "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
+            "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
             "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport",
         ]),
     ],
@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData"], swiftSettings: fast),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignTemplates", swiftSettings: v5),
@@ -59,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
-                "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub",
+                "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
                 "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),

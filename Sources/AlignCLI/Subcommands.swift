@@ -6,5 +6,6 @@ let alignSubcommands: [ParsableCommand.Type] = [
     ConvertGGUF.self,
     RateCommand.self,
     DataCommand.self,
+    DemoCommand.self,
     DPOCommand.self,
 ]

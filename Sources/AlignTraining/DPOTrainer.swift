@@ -54,10 +54,11 @@ public final class DPOTrainer: TrainingObjective {
     /// Runs training into `outputDirectory` (metrics.jsonl, checkpoints, final model).
     @discardableResult
     public func train(outputDirectory: URL, resume: Bool = false, progress: ((String) -> Void)? = nil,
-                      onLog: (([String: Double]) -> Void)? = nil) throws -> Trainer.Summary {
+                      onLog: (([String: Double]) -> Void)? = nil, onStepEnd: ((Int) throws -> Void)? = nil) throws -> Trainer.Summary {
         let trainer = Trainer(objective: self, configuration: configuration.training, outputDirectory: outputDirectory)
         if let progress { trainer.progress = progress }
         trainer.onLog = onLog
+        trainer.onStepEnd = onStepEnd
         return try trainer.train(resume: resume)
     }
 

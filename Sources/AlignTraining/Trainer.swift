@@ -19,6 +19,8 @@ public final class Trainer {
     public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     /// Receives each logged metrics row as it is written (for live displays).
     public var onLog: (([String: Double]) -> Void)?
+    /// Called after every optimiser step with the number of steps done (evaluation hooks).
+    public var onStepEnd: ((Int) throws -> Void)?
 
     private var optimizer: Optimizer!
     private var step = 0
@@ -114,6 +116,7 @@ public final class Trainer {
             if configuration.saveSteps > 0, step % configuration.saveSteps == 0, step < total {
                 try saveCheckpoint()
             }
+            try onStepEnd?(step)
             if interrupt.isSet {
                 let url = try saveCheckpoint()
                 throw TrainingError.interrupted(checkpoint: url)
