@@ -4,6 +4,7 @@
 /// cache laid out (batch, capacity, kvHeads, headDim) whose first `past + queries` slots per row are
 /// filled, the new tokens' keys already appended at slots `past ..< past + queries`.
 public struct CachedAttentionShape: Sendable, Hashable {
+    /// Rows, new tokens per row, query heads, key/value heads and features per head.
     public var batch: Int, queries: Int, heads: Int, kvHeads: Int, headDim: Int
     /// Slots per batch row in the cache (its row stride, in tokens).
     public var capacity: Int

@@ -93,8 +93,10 @@ public struct TokenSampler: Sendable {
         for i in 1..<logits.count where logits[i] > logits[best] { best = i }
         if config.isGreedy { return Int32(best) }
         let m = logits[best]
+        // Filtered tokens (−inf) are skipped rather than exponentiated: after top-k that is
+        // nearly the whole vocabulary.
         var total = 0.0
-        for x in logits { total += Double(Foundation.exp(x - m)) }
+        for x in logits where x > -.infinity { total += Double(Foundation.exp(x - m)) }
         let target = generator.nextDouble() * total
         var running = 0.0
         var last = best
@@ -131,7 +133,7 @@ public struct TokenSampler: Sendable {
         var m = -Float.infinity
         for x in l where x > m { m = x }
         if m == -.infinity { return }
-        let weights = l.map { Foundation.exp($0 - m) }
+        let weights = l.map { $0 > -.infinity ? Foundation.exp($0 - m) : 0 }
         let target = Double(p) * weights.reduce(0.0) { $0 + Double($1) }
         // Only tokens above a weight cut-off can be kept; lower the cut-off by factors of 16
         // until the tokens above it hold mass p, then sort just those (a few, not the whole
@@ -157,11 +159,13 @@ public struct TokenSampler: Sendable {
     }
 
     /// Drops tokens whose probability is below `minP` times the top probability
-    /// (transformers' `MinPLogitsWarper`); the ratio is exp(logit − max logit).
+    /// (transformers' `MinPLogitsWarper`). The ratio is exp(logit − max logit), so the test is
+    /// done on logits against max + log(minP), with no exponential per token.
     static func keepMinP(_ l: UnsafeMutableBufferPointer<Float>, _ minP: Float) {
         var m = -Float.infinity
         for x in l where x > m { m = x }
-        for i in 0..<l.count where Foundation.exp(l[i] - m) < minP { l[i] = -.infinity }
+        let threshold = m + Foundation.log(minP)
+        for i in 0..<l.count where l[i] < threshold { l[i] = -.infinity }
     }
 }
 

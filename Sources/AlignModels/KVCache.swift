@@ -113,9 +113,13 @@ extension LlamaForCausalLM {
     ///   - cache: the rows' keys and values so far; extended by `count` slots.
     ///   - allPositions: return every new position's logits rather than only the last.
     /// - Returns: (batch, vocabulary) logits of each row's last new token, or (batch, count,
-    ///   vocabulary) with `allPositions`. Run it inside ``withNoGrad(_:)``.
+    ///   vocabulary) with `allPositions`. Inference only: no autograd graph is recorded.
     public func logits(appending ids: [Int32], mask: [Float]? = nil, to cache: KVCache,
                        allPositions: Bool = false) -> Tensor {
+        withNoGrad { cachedForward(ids, mask: mask, cache: cache, allPositions: allPositions) }
+    }
+
+    private func cachedForward(_ ids: [Int32], mask: [Float]?, cache: KVCache, allPositions: Bool) -> Tensor {
         let batch = cache.batch
         precondition(ids.count % batch == 0 && !ids.isEmpty, "\(ids.count) ids for \(batch) cached rows")
         let count = ids.count / batch
@@ -164,7 +168,7 @@ extension LlamaForCausalLM {
             }
             h = last
         }
-        let out = decodeLinear(norm(h), Linear(weight: lmHead?.weight.value ?? embedTokens.weight.value))
+        let out = decodeLinear(norm(h), weight: lmHead?.weight.value ?? embedTokens.weight.value, bias: nil)
         return allPositions ? out : out.reshaped([batch, c.vocabSize])
     }
 
@@ -172,15 +176,19 @@ extension LlamaForCausalLM {
     /// ``Kernels/skinnyLinear(_:rows:k:weight:n:bias:_:)``, which streams the weight once, and
     /// larger blocks (prefill) through sgemm.
     func decodeLinear(_ x: Tensor, _ layer: Linear) -> Tensor {
-        let w = layer.weight.value
+        decodeLinear(x, weight: layer.weight.value, bias: layer.bias?.value)
+    }
+
+    /// x · weightᵀ + bias, by ``Kernels/skinnyLinear(_:rows:k:weight:n:bias:_:)`` for up to 16 rows.
+    func decodeLinear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
         let n = w.shape[0], k = w.shape[1]
         let rows = x.count / k
-        if rows > 16 { return layer(x) }
+        if rows > 16 { return x.linear(weight: w, bias: bias) }
         var shape = x.shape
         shape[shape.count - 1] = n
         let y = Tensor.empty(shape)
         Kernels.skinnyLinear(x.pointer, rows: rows, k: k, weight: w.pointer, n: n,
-                             bias: layer.bias.map { UnsafePointer($0.value.pointer) }, y.pointer)
+                             bias: bias.map { UnsafePointer($0.pointer) }, y.pointer)
         return y
     }
 }
