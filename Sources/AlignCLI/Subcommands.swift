@@ -8,4 +8,8 @@ let alignSubcommands: [ParsableCommand.Type] = [
     DataCommand.self,
     DemoCommand.self,
     DPOCommand.self,
+    TokenizeCommand.self,
+    LogProbsCommand.self,
+    GenerateCommand.self,
+    ConvertCommand.self,
 ]

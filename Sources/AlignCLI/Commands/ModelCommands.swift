@@ -1,0 +1,148 @@
+import AlignData
+import AlignHub
+import AlignKernels
+import AlignModels
+import AlignTensor
+import AlignTraining
+import AlignTemplates
+import AlignTokenizers
+import ArgumentParser
+import Foundation
+
+/// `align tokenize`: token ids of texts, one JSON array per input.
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print token ids of text, one JSON array per input.")
+    @Option(help: "Model folder (tokenizer.json) or .gguf file.") var tokenizer: String
+    @Option(help: "Text to encode.") var text: String?
+    @Option(help: "JSON Lines with a \"text\" field per row.") var input: String?
+    @Flag(help: "Add the tokenizer's special tokens (BOS/EOS as its post-processor says).") var addSpecialTokens = false
+
+    func run() throws {
+        let url = URL(fileURLWithPath: tokenizer)
+        let tok = url.pathExtension.lowercased() == "gguf"
+            ? try Tokenizer(vocabulary: BPEVocabulary(gguf: .init(url: url))) : try Tokenizer(directory: url)
+        var texts: [String] = []
+        if let text { texts.append(text) }
+        if let input { texts += try readJSONObjects(input).enumerated().map { try stringField($1, "text", input, $0) } }
+        guard !texts.isEmpty else { throw ValidationError("give --text or --input") }
+        for t in texts { print("[" + tok.encode(t, addSpecialTokens: addSpecialTokens).map(String.init).joined(separator: ", ") + "]") }
+    }
+}
+
+/// `align logprobs`: summed completion log-probs per row, tokenised as TRL 1.x does.
+struct LogProbsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logprobs",
+        abstract: "Summed completion log-probs per row: preference rows give chosen/rejected, prompt/completion rows give one.")
+    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "JSON Lines: {prompt, chosen, rejected} or {prompt, completion}.") var data: String
+    @Option(help: "Rows per forward pass.") var batchSize = 8
+    @Option(help: "Threads.") var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.configure(threads) }
+        let bundle = try ModelBundle(path: model)
+        let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
+        let rows = try readJSONObjects(data)
+        guard let first = rows.first else { return }
+        let options = PreparationOptions(maxLength: nil)
+        if first["chosen"] != nil {
+            let dataset = try PreferenceDataset(contentsOf: URL(fileURLWithPath: data))
+            let (pairs, _) = try dataset.tokenizedForDPO(encoder: encoder, options: options)
+            let collator = PreferenceCollator(padID: bundle.padID, maxLength: nil)
+            for start in stride(from: 0, to: pairs.count, by: batchSize) {
+                let slice = pairs[start..<min(start + batchSize, pairs.count)]
+                let b = collator.collate(slice)
+                let rows = TokenRows(ids: b.inputIDs, attentionMask: b.attentionMask, completionMask: b.completionMask, rows: b.rowCount, length: b.length)
+                let lp = withNoGrad { SequenceLogProbs.compute(model: bundle.model, rows: rows).logps }.toArray()
+                let n = slice.count
+                for (k, p) in slice.enumerated() {
+                    print("{\"chosen_logps\": \(lp[k]), \"rejected_logps\": \(lp[n + k]), \"chosen_tokens\": \(p.chosenIDs.count), \"rejected_tokens\": \(p.rejectedIDs.count)}")
+                }
+            }
+        } else {
+            // prompt/completion rows: the completion as "chosen" of a pair with itself.
+            let examples = try rows.enumerated().map { i, r in
+                PreferenceExample(prompt: .text(try stringField(r, "prompt", data, i)), chosen: .text(try stringField(r, "completion", data, i)),
+                                  rejected: .text(try stringField(r, "completion", data, i)))
+            }
+            let (pairs, _) = try PreferenceDataset(examples: examples).tokenizedForDPO(encoder: encoder, options: options)
+            let collator = PreferenceCollator(padID: bundle.padID, maxLength: nil)
+            for start in stride(from: 0, to: pairs.count, by: batchSize) {
+                let slice = pairs[start..<min(start + batchSize, pairs.count)]
+                let b = collator.collate(slice)
+                let rows = TokenRows(ids: b.inputIDs, attentionMask: b.attentionMask, completionMask: b.completionMask, rows: b.rowCount, length: b.length)
+                let lp = withNoGrad { SequenceLogProbs.compute(model: bundle.model, rows: rows).logps }.toArray()
+                for (k, p) in slice.enumerated() { print("{\"logps\": \(lp[k]), \"tokens\": \(p.chosenIDs.count)}") }
+            }
+        }
+    }
+}
+
+/// `align generate`: a completion of one prompt.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate a completion with the KV cache.")
+    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "The prompt.") var prompt: String
+    @Flag(help: "Render the chat template with a generation prompt.") var chat = false
+    @Option(help: "System message (with --chat).") var system: String?
+    @Option(help: "Most new tokens.") var maxNewTokens = 128
+    @Option(help: "Sampling temperature (0: greedy).") var temperature: Float = 0
+    @Option(help: "Top-k (0: off).") var topK = 0
+    @Option(help: "Top-p (1: off).") var topP: Float = 1
+    @Option(help: "Min-p (0: off).") var minP: Float = 0
+    @Option(help: "Repetition penalty (1: off).") var repetitionPenalty: Float = 1
+    @Option(help: "Stop string (repeatable).") var stop: [String] = []
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Threads.") var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.configure(threads) }
+        let bundle = try ModelBundle(path: model)
+        guard let llama = bundle.model as? LlamaForCausalLM else { throw ValidationErrorMessage("generation supports Llama-family models") }
+        var text = prompt
+        if chat {
+            guard let template = bundle.chatTemplate else { throw ValidationErrorMessage("\(model) has no chat template") }
+            var messages: [[String: TemplateValue]] = []
+            if let system { messages.append(["role": "system", "content": .string(system)]) }
+            messages.append(["role": "user", "content": .string(prompt)])
+            text = try template.render(messages: messages, addGenerationPrompt: true)
+        }
+        let ids = bundle.tokenizer.encode(text, addSpecialTokens: !chat).map(Int32.init)
+        var eos = Set<Int32>()
+        if let e = bundle.tokenizer.eosTokenID { eos.insert(Int32(e)) }
+        let config = GenerationConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                      repetitionPenalty: repetitionPenalty, eosTokenIDs: eos, padTokenID: bundle.padID, seed: seed,
+                                      shouldStop: stop.isEmpty ? nil : stopStrings(stop, bundle.tokenizer))
+        let out = withNoGrad { generate(model: llama, prompts: [ids], config: config) }[0]
+        var result = bundle.tokenizer.decode(out.map(Int.init), skipSpecialTokens: true)
+        for s in stop { if let r = result.range(of: s) { result = String(result[..<r.lowerBound]) } }
+        print(result)
+    }
+}
+
+/// `align convert`: a model in another format.
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "convert", abstract: "Convert a model between Hugging Face layout and GGUF.")
+    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Output folder (hf) or .gguf file (gguf).") var output: String
+    @Option(help: "hf or gguf.") var format = "hf"
+    @Option(help: "GGUF tensor type: f32 or f16.") var dtype = "f32"
+
+    func run() throws {
+        let bundle = try ModelBundle(path: model)
+        switch format {
+        case "hf": try bundle.save(to: URL(fileURLWithPath: output))
+        case "gguf": try bundle.saveGGUF(to: URL(fileURLWithPath: output), type: dtype == "f16" ? .f16 : .f32)
+        default: throw ValidationError("--format must be hf or gguf")
+        }
+        print("wrote \(output)")
+    }
+}
+
+/// Ends a row once its decoded text contains one of `stops`.
+func stopStrings(_ stops: [String], _ tokenizer: Tokenizer) -> @Sendable (Int, [Int32]) -> Bool {
+    { (_: Int, new: [Int32]) -> Bool in
+        let text: String = tokenizer.decode(new.map { Int($0) }, skipSpecialTokens: true)
+        return stops.contains { text.contains($0) }
+    }
+}
