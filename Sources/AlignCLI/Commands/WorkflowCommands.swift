@@ -1,0 +1,122 @@
+import AlignHub
+import AlignKernels
+import AlignSentiment
+import AlignWorkflows
+import ArgumentParser
+import Foundation
+
+/// Reads prompts: JSON Lines with a "prompt" (or "text") field, or plain text, one per line.
+func readPrompts(_ path: String) throws -> [String] {
+    let text = try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)
+    let first = text.drop { $0.isWhitespace }.first
+    if first == "{" || first == "[" {
+        return try readJSONObjects(path).enumerated().map { i, row in
+            if let p = row["prompt"] as? String { return p }
+            return try stringField(row, "text", path, i)
+        }
+    }
+    return text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+}
+
+/// The default cache of real assets.
+var assetCache: URL {
+    URL(fileURLWithPath: ProcessInfo.processInfo.environment["ALIGN_CACHE"] ?? NSHomeDirectory() + "/.cache/align")
+}
+
+/// `align sample`: N continuations per prompt.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sample", abstract: "Sample N continuations per prompt (batched, KV cache) as JSON Lines.")
+    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Prompts: JSON Lines with \"prompt\", or one per line.") var prompts: String
+    @Option(help: "Output JSON Lines: {prompt, completions}.") var output: String
+    @Option(help: "Continuations per prompt.") var n = 2
+    @Option(help: "Most new tokens.") var maxNewTokens = 32
+    @Option(help: "Temperature.") var temperature: Float = 1
+    @Option(help: "Top-p (1: off).") var topP: Float = 1
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Rows per generation batch.") var batchSize = 16
+    @Flag(help: "Keep text after the first line break.") var multiline = false
+    @Option(help: "Threads.") var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.configure(threads) }
+        let bundle = try ModelBundle(path: model)
+        let texts = try readPrompts(prompts)
+        let samples = try CompletionSampler.sample(bundle: bundle, prompts: texts, perPrompt: n, maxNewTokens: maxNewTokens,
+                                                   temperature: temperature, topP: topP, seed: seed, batchSize: batchSize,
+                                                   stopAtNewline: !multiline) { done, total in note("\(done)/\(total) samples") }
+        try writeJSONObjects(zip(texts, samples).map { ["prompt": $0, "completions": $1.map(\.text)] }, to: output)
+        note("wrote \(output)")
+    }
+}
+
+/// `align judge`: scores sampled completions and writes preference pairs or KTO rows.
+struct JudgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "judge", abstract: "Score completions (VADER) and write preference pairs or KTO rows.")
+    @Option(help: "Samples from `align sample`: {prompt, completions}.") var input: String
+    @Option(help: "vader (VADER compound of prompt + completion).") var reward = "vader"
+    @Option(help: "Output JSON Lines.") var output: String
+    @Flag(help: "Write KTO rows {prompt, completion, label} instead of pairs.") var kto = false
+    @Flag(help: "Write pairs {prompt, chosen, rejected, margin} (the default).") var pairs = false
+
+    func run() throws {
+        guard reward == "vader" else {
+            throw ValidationErrorMessage("--reward \(reward): only vader is available in this build (reward-model scoring comes with `align reward`)")
+        }
+        let vader = try VaderSentiment(cacheDirectory: assetCache)
+        let rows = try readJSONObjects(input)
+        let scored = try rows.enumerated().map { i, row -> ScoredPrompt in
+            let prompt = try stringField(row, "prompt", input, i)
+            guard let completions = row["completions"] as? [String] else { throw ValidationErrorMessage("\(input): row \(i + 1) has no \"completions\" list") }
+            return ScoredPrompt(prompt: prompt, completions: completions.map { ScoredCompletion(text: $0, score: vader.unroundedScores(prompt + $0).compound) })
+        }
+        let builder = PreferencePairBuilder()
+        if kto {
+            let out = builder.ktoExamples(from: scored, labeling: .promptMedian)
+            try writeJSONLines(out.examples, to: URL(fileURLWithPath: output))
+            note("\(out.examples.count) KTO rows (\(out.droppedAtMedian) at the prompt median dropped) → \(output)")
+        } else {
+            let out = builder.pairs(from: scored)
+            try writeJSONLines(out.pairs, to: URL(fileURLWithPath: output))
+            note("\(out.pairs.count) pairs, \(out.droppedTies) ties dropped → \(output)")
+        }
+    }
+}
+
+/// `align eval`: reward, win rate against the reference, and KL(π‖π_ref) on prompts.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Mean reward, win rate vs the reference, and KL(π‖π_ref) on prompts.")
+    @Option(help: "Policy model folder or .gguf.") var model: String
+    @Option(help: "Reference model (default: the policy itself, so KL 0).") var refModel: String?
+    @Option(help: "Prompts: JSON Lines with \"prompt\", or one per line.") var prompts: String
+    @Option(help: "vader.") var reward = "vader"
+    @Option(help: "Most new tokens.") var maxNewTokens = 20
+    @Option(help: "Temperature (1 samples from the model itself, which the KL estimate assumes).") var temperature: Float = 1
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Write the result as JSON here.") var output: String?
+    @Option(help: "Threads.") var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.configure(threads) }
+        guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
+        let vader = try VaderSentiment(cacheDirectory: assetCache)
+        let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
+        let policy = try ModelBundle(path: model)
+        let reference = try ModelBundle(path: refModel ?? model)
+        let texts = try readPrompts(prompts)
+        let refSamples = try CompletionSampler.sample(bundle: reference, prompts: texts, perPrompt: 1, maxNewTokens: maxNewTokens,
+                                                      temperature: temperature, seed: seed &+ 1).map { $0[0] }
+        let refScores = zip(texts, refSamples).map { score($0, $1.text) }
+        let e = try PolicyEvaluator.evaluate(policy: policy, reference: reference, prompts: texts, referenceSamples: refSamples,
+                                             referenceScores: refScores, reward: score, maxNewTokens: maxNewTokens,
+                                             temperature: temperature, seed: seed &+ 2)
+        print(String(format: "mean reward %.4f (reference %.4f), win rate %.1f%%, KL %.4f nats over %d prompts",
+                     e.meanReward, e.referenceMeanReward, e.winRate * 100, e.klNats, e.promptCount))
+        for i in 0..<min(5, texts.count) { print("  \(texts[i]) | \(e.samples[i].text) [\(String(format: "%.3f", e.scores[i]))]") }
+        if let output {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(e).write(to: URL(fileURLWithPath: output))
+        }
+    }
+}
