@@ -127,7 +127,8 @@ public final class SentimentDemo {
             config.training.batchSize = s.batchSize
             config.training.numTrainEpochs = s.epochs
             config.training.lrScheduler = .constant
-            config.training.warmupSteps = 2
+            config.training.warmupSteps = 0
+            config.precomputeRefLogProbs = true
             config.training.loggingSteps = 1
             config.training.maxGradNorm = 1
             config.training.seed = s.seed
