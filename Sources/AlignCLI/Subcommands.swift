@@ -7,4 +7,7 @@ let alignSubcommands: [ParsableCommand.Type] = [
     RateCommand.self,
     DataCommand.self,
     DPOCommand.self,
+    SFTCommand.self,
+    RewardCommand.self,
+    KTOCommand.self,
 ]
