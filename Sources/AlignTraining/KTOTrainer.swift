@@ -123,6 +123,11 @@ public struct KTOObjective: Sendable {
         return Float(max(0, mean))
     }
 
+    /// Adds `rewards/margins` (chosen minus rejected mean reward) to averaged metrics.
+    public static func completeMetrics(_ averages: inout [String: Double]) {
+        if let c = averages["rewards/chosen"], let r = averages["rewards/rejected"] { averages["rewards/margins"] = c - r }
+    }
+
     /// Loss (mean over the batch's rows of the weighted per-row losses, times `scale`) and metrics.
     /// - Parameters:
     ///   - labels: true for desirable rows.
@@ -298,6 +303,11 @@ public final class KTOTrainer: TrainingObjective {
     public func tokenCount(examples: [Int]) -> Int {
         let m = configuration.maxLength ?? Int.max
         return examples.reduce(0) { $0 + min(m, trainExamples[$1].promptIDs.count + trainExamples[$1].completionIDs.count) }
+    }
+
+    /// `rewards/margins` = windowed `rewards/chosen` − `rewards/rejected`, as TRL logs it.
+    public func completeMetrics(_ averages: inout [String: Double]) {
+        KTOObjective.completeMetrics(&averages)
     }
 
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }

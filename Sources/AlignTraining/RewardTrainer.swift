@@ -104,6 +104,16 @@ public final class RewardModel: Module {
         return out
     }
 
+    /// Scores each completion of `prompt`, tokenised exactly as ``RewardTrainer`` trains (the
+    /// EOS text appended to plain-text completions, prompt + completion as one sequence; message
+    /// lists rendered with the chat template). For `align judge --reward`.
+    public func score(prompt: ExampleContent, completions: [ExampleContent], encoder: ExampleEncoder,
+                      batchSize: Int = 8) throws -> [Float] {
+        let dataset = PreferenceDataset(examples: completions.map { PreferenceExample(prompt: prompt, chosen: $0, rejected: $0) })
+        let (pairs, _) = try dataset.tokenizedForReward(encoder: encoder, maxLength: nil)
+        return score(pairs.map(\.chosenIDs), batchSize: batchSize)
+    }
+
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         body.forEachParameter(prefix: prefix, visit)
         AlignNN.visit(score, "score", prefix: prefix, visit)

@@ -48,7 +48,7 @@ import TestSupport
             lossTensor.backward()
             let trl = ((try Objectives.json("kto/metrics.json")["runs"] as! [String: Any])["\(group).bs\(batchSize).\(loss.rawValue)"] as! [String: Any])["first_step_metrics"] as! [String: Any]
             var m = metrics.averages
-            m["rewards/margins"] = m["rewards/chosen"]! - m["rewards/rejected"]!
+            t.completeMetrics(&m)
             let name = "\(group) bs\(batchSize) \(loss.rawValue)"
             for key in ["loss", "kl", "rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen", "logps/rejected",
                         "logits/chosen", "logits/rejected", "entropy"] {

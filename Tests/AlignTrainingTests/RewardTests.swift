@@ -2,6 +2,7 @@ import AlignData
 import AlignModelIO
 import AlignModels
 import AlignTensor
+import AlignTokenizers
 @testable import AlignTraining
 import Foundation
 import Testing
@@ -34,9 +35,6 @@ import TestSupport
         let mask = try batch.tensor("\(run).attention_mask").toArray().reduce(0, +)
         Objectives.expectMetric(Double(mask), trl["num_tokens"], "\(run) num_tokens")
         Objectives.expectMetric(Objectives.gradientNorm(model.trainableParameters()), trl["grad_norm"], "\(run) grad_norm", rtol: 1e-4)
-        // The pairs' own token count, as the trainer logs it, is the same mask sum.
-        let chosen = (0..<(rows / 2)).map { row in Array(ids[(row * length)..<(row * length + length)]) }
-        _ = chosen
     }
 
     @Test func marginAndCentringEnterTheLoss() throws {
@@ -78,6 +76,19 @@ import TestSupport
         let ids = try batch.ints("max_length128.input_ids"), mask = try batch.tensor("max_length128.attention_mask").toArray()
         let texts = (0..<16).map { r in (0..<85).filter { mask[r * 85 + $0] != 0 }.map { ids[r * 85 + $0] } }
         expectClose(loaded.score(texts, batchSize: 5), try batch.tensor("max_length128.rewards").toArray(), atol: 1e-5, rtol: 1e-5, "score()")
+    }
+
+    @Test func scoringTextTokenisesAsTraining() throws {
+        let model = try Self.model()
+        let encoder = try ExampleEncoder(tokenizer: try Tokenizer(directory: fixturesDirectory.appendingPathComponent("models/llama")))
+        let lines = try String(contentsOf: fixturesDirectory.appendingPathComponent("dpo/pairs.jsonl"), encoding: .utf8).split(separator: "\n")
+        let golden = try GoldenFile("reward/batch.safetensors").tensor("max_length128.rewards").toArray()
+        for (i, line) in lines.prefix(3).enumerated() {
+            let row = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: String]
+            let scores = try model.score(prompt: .text(row["prompt"]!), completions: [.text(row["chosen"]!), .text(row["rejected"]!)],
+                                         encoder: encoder)
+            expectClose(scores, [golden[i], golden[8 + i]], atol: 1e-5, rtol: 1e-5, "pair \(i) scored from text")
+        }
     }
 
     @Test func freshHeadFromACausalLMFolder() throws {
