@@ -313,6 +313,6 @@ public final class KTOTrainer: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.load(policy, from: directory.appendingPathComponent("model.safetensors"), allowMissing: ["lm_head.weight"])
+        try ModuleWeights.loadHuggingFaceFolder(policy, from: directory)
     }
 }

@@ -212,6 +212,6 @@ public final class SFTTrainer: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.load(model, from: directory.appendingPathComponent("model.safetensors"), allowMissing: ["lm_head.weight"])
+        try ModuleWeights.loadHuggingFaceFolder(model, from: directory)
     }
 }
