@@ -18,8 +18,11 @@ public enum KTOLossType: String, Codable, Sendable, CaseIterable {
 /// Everything `align kto` (and ``KTOTrainer``) is configured by, with TRL 1.16's `KTOConfig`
 /// names and defaults (learning rate 1e-6, β 0.1, weights 1, max_length 1024, sequential order).
 public struct KTOConfiguration: Codable, Sendable, Hashable {
+    /// The shared loop's settings (KTO defaults: lr 1e-6, file order).
     public var training = TrainingConfiguration()
+    /// `kto` or `apo_zero_unpaired`.
     public var lossType: KTOLossType = .kto
+    /// β, the scale of the implied reward β·(log π − log π_ref).
     public var beta: Float = 0.1
     /// λ_D, the weight of desirable examples' losses.
     public var desirableWeight: Float = 1
@@ -101,11 +104,16 @@ public struct KTOConfiguration: Codable, Sendable, Hashable {
 /// One KTO forward pass on a batch of unpaired examples: the policy's summed completion log-probs,
 /// the loss against reference log-probs and the KL estimate z₀, and TRL's metrics.
 public struct KTOObjective: Sendable {
+    /// The loss variant.
     public var lossType: KTOLossType
+    /// β.
     public var beta: Float
+    /// λ_D.
     public var desirableWeight: Float
+    /// λ_U.
     public var undesirableWeight: Float
 
+    /// An objective with TRL's defaults.
     public init(lossType: KTOLossType = .kto, beta: Float = 0.1, desirableWeight: Float = 1, undesirableWeight: Float = 1) {
         self.lossType = lossType; self.beta = beta
         self.desirableWeight = desirableWeight; self.undesirableWeight = undesirableWeight
@@ -179,10 +187,15 @@ public struct KTOObjective: Sendable {
 /// completion of the previous example of the data set instead, so z₀ still comes from a mismatched
 /// pair; an odd step size needs nothing special (the cycle just has odd length).
 public final class KTOTrainer: TrainingObjective {
+    /// The model being trained.
     public let policy: any CausalLanguageModel
+    /// The frozen reference.
     public let reference: any CausalLanguageModel
+    /// The run's settings.
     public let configuration: KTOConfiguration
+    /// Prepared training examples (KL completions are assigned per step, see above).
     public let trainExamples: [TokenizedUnpaired]
+    /// Prepared evaluation examples.
     public let evalExamples: [TokenizedUnpaired]
     let collator: UnpairedCollator
     let objective: KTOObjective

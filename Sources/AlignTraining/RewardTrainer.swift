@@ -181,6 +181,7 @@ public final class RewardModel: Module {
 /// Everything `align reward` (and ``RewardTrainer``) is configured by, with TRL 1.16's
 /// `RewardConfig` names and defaults (learning rate 1e-4, max_length 1024).
 public struct RewardConfiguration: Codable, Sendable, Hashable {
+    /// The shared loop's settings (reward default lr 1e-4).
     public var training = TrainingConfiguration()
     /// Pairs whose chosen or rejected sequence is longer are dropped (TRL drops, never cuts).
     public var maxLength: Int? = 1024
@@ -266,9 +267,13 @@ public enum RewardObjective {
 /// Bradley–Terry reward-model training as a ``TrainingObjective`` on the shared loop: pairs from
 /// ``PreferenceDataset/tokenizedForReward(encoder:maxLength:)``, collated by ``RewardCollator``.
 public final class RewardTrainer: TrainingObjective {
+    /// The reward model being trained.
     public let model: RewardModel
+    /// The run's settings.
     public let configuration: RewardConfiguration
+    /// Prepared training pairs (empty prompts: each sequence is prompt + completion).
     public let trainPairs: [TokenizedPair]
+    /// Prepared evaluation pairs.
     public let evalPairs: [TokenizedPair]
     let collator: RewardCollator
     let saveModelHandler: (URL) throws -> Void

@@ -7,6 +7,7 @@ import Foundation
 /// Everything `align sft` (and ``SFTTrainer``) is configured by, with TRL 1.16's `SFTConfig`
 /// names and defaults (learning rate 2e-5, max_length 1024, keep_start, no packing).
 public struct SFTConfiguration: Codable, Sendable, Hashable {
+    /// The shared loop's settings (SFT default lr 2e-5).
     public var training = TrainingConfiguration()
     /// Tokens kept per example (cut at preparation), or the packed row length.
     public var maxLength: Int? = 1024
@@ -128,7 +129,9 @@ public enum SFTObjective {
 /// optionally packed. The loss is a token mean over every labelled token of the optimiser step,
 /// so gradient accumulation gives the same update as one large batch.
 public final class SFTTrainer: TrainingObjective {
+    /// The model being trained.
     public let model: any CausalLanguageModel
+    /// The run's settings.
     public let configuration: SFTConfiguration
     /// Training units: one sequence each, or one packed row each.
     let trainUnits: [TokenizedSequence]

@@ -69,6 +69,28 @@ import TestSupport
         #expect(packed.tokenCount(examples: Array(0..<packed.trainExampleCount)) == short.reduce(0) { $0 + $1.inputIDs.count })
     }
 
+    /// Resume reads the checkpoint's Hugging Face folder, including GPT-2's transposed Conv1D layout.
+    @Test func resumeFromACheckpointContinuesExactly() throws {
+        let gpt2 = fixturesDirectory.appendingPathComponent("models/gpt2")
+        var config = SFTConfiguration()
+        config.maxLength = 64
+        config.training.learningRate = 1e-3; config.training.batchSize = 2; config.training.maxSteps = 4
+        config.training.saveSteps = 2; config.training.loggingSteps = 1
+        func run(_ directory: URL, resume: Bool) throws -> [Float] {
+            let model = try GPT2LMHeadModel(directory: gpt2)
+            let t = try SFTTrainer(model: model, configuration: config, trainSequences: Array(try Self.sequences().prefix(4)), padID: 0) {
+                try saveCausalLanguageModel(model, to: $0, sourceDirectory: gpt2)
+            }
+            try t.train(outputDirectory: directory, resume: resume, progress: { _ in })
+            return model.namedParameters().flatMap { $0.parameter.value.toArray() }
+        }
+        let straight = Objectives.temporaryDirectory(), resumed = Objectives.temporaryDirectory()
+        let a = try run(straight, resume: false)
+        try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: straight.appendingPathComponent("checkpoint-2"), to: resumed.appendingPathComponent("checkpoint-2"))
+        #expect(try run(resumed, resume: true) == a)
+    }
+
     @Test func lossGoesDownThroughTheTrainer() throws {
         var training = TrainingConfiguration()
         training.learningRate = 3e-3; training.batchSize = 4; training.maxSteps = 6; training.loggingSteps = 1
