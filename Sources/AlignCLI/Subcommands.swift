@@ -2,17 +2,20 @@ import ArgumentParser
 
 /// Every `align` subcommand, in the order `align --help` lists them. Each lives in Commands/.
 let alignSubcommands: [ParsableCommand.Type] = [
-    Inspect.self,
-    ConvertGGUF.self,
-    RateCommand.self,
-    DataCommand.self,
     DemoCommand.self,
+    DPOCommand.self,
+    SFTCommand.self,
+    RewardCommand.self,
+    KTOCommand.self,
     SampleCommand.self,
     JudgeCommand.self,
     EvalCommand.self,
-    DPOCommand.self,
-    TokenizeCommand.self,
-    LogProbsCommand.self,
     GenerateCommand.self,
+    LogProbsCommand.self,
+    TokenizeCommand.self,
     ConvertCommand.self,
+    ConvertGGUF.self,
+    Inspect.self,
+    DataCommand.self,
+    RateCommand.self,
 ]

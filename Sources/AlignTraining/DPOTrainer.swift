@@ -159,7 +159,7 @@ public final class DPOTrainer: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.load(policy, from: directory.appendingPathComponent("model.safetensors"),
-                               allowMissing: ["lm_head.weight"])
+        // Through the model's own Hugging Face loader: GPT-2 checkpoints store some weights transposed.
+        try ModuleWeights.loadHuggingFaceFolder(policy, from: directory)
     }
 }

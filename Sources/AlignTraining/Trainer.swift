@@ -177,6 +177,7 @@ public final class Trainer {
 
     private func writeLog(learningRate: Float, totalSteps: Int) throws -> [String: Double] {
         var row = window.averages
+        objective.completeMetrics(&row)
         let elapsed = max(Date().timeIntervalSince(windowStart), 1e-9)
         row["learning_rate"] = Double(learningRate)
         row["grad_norm"] = Double(lastGradNorm)
@@ -223,7 +224,9 @@ public final class Trainer {
             metrics.merge(try objective.evaluationMetrics(examples: Array(start..<min(start + configuration.batchSize, n))))
         }
         var row: [String: Double] = [:]
-        for (k, v) in metrics.averages { row["eval_" + k] = v }
+        var averages = metrics.averages
+        objective.completeMetrics(&averages)
+        for (k, v) in averages { row["eval_" + k] = v }
         row["step"] = Double(step)
         row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
         try appendJSONLine(row)

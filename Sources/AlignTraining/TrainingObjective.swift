@@ -26,4 +26,12 @@ public protocol TrainingObjective: AnyObject {
     func saveModel(to directory: URL) throws
     /// Restores trainable weights saved by ``saveModel(to:)``.
     func loadModel(from directory: URL) throws
+    /// Adds metrics derived from the window's averages (KTO's `rewards/margins` is the difference of
+    /// its windowed chosen and rejected means, as TRL computes it). Names are without `eval_`.
+    func completeMetrics(_ averages: inout [String: Double])
+}
+
+extension TrainingObjective {
+    /// Most objectives log only averages.
+    public func completeMetrics(_ averages: inout [String: Double]) {}
 }

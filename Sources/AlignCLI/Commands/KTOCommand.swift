@@ -1,0 +1,81 @@
+import AlignData
+import AlignHub
+import AlignKernels
+import AlignTraining
+import ArgumentParser
+import Foundation
+
+/// `align kto`: Kahneman–Tversky Optimization on unpaired (or unpaired-from-paired) feedback. A thin
+/// layer over ``KTOTrainer``.
+struct KTOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kto",
+        abstract: "Align a model to unpaired good/bad feedback with KTO.",
+        discussion: """
+            Data rows: {"prompt","completion","label": true/false}, or preference rows \
+            {"prompt","chosen","rejected"}, each turned into a desirable and an undesirable row. The data \
+            order is kept (KTO's KL pairs depend on it) unless shuffle is set in the config. Writes \
+            OUTPUT/metrics.jsonl (loss, kl, rewards/chosen, rewards/rejected, ...), checkpoints and the model.
+            """)
+
+    @OptionGroup var common: TrainingOptions
+
+    @Option(help: "Frozen reference model (default: a frozen copy of the initial policy).") var refModel: String?
+    @Option(help: "β, the strength of the KL regularisation.") var beta: Float?
+    @Option(help: "kto or apo_zero_unpaired.") var lossType: String?
+    @Option(help: "λ_D, the weight of desirable examples.") var desirableWeight: Float?
+    @Option(help: "λ_U, the weight of undesirable examples.") var undesirableWeight: Float?
+    @Option(help: "Longest sequence in tokens.") var maxLength: Int?
+    @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
+    @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
+
+    func extraOverrides() -> [String: Any] {
+        var o: [String: Any] = [:]
+        if let beta { o["beta"] = Double(beta) }
+        if let lossType { o["loss_type"] = lossType }
+        if let desirableWeight { o["desirable_weight"] = Double(desirableWeight) }
+        if let undesirableWeight { o["undesirable_weight"] = Double(undesirableWeight) }
+        if let maxLength { o["max_length"] = maxLength }
+        if skipBadRows { o["skip_bad_rows"] = true }
+        return o
+    }
+
+    func run() throws {
+        do { try train() } catch let error as TrainingError {
+            if case .interrupted = error { note(error.description); throw ExitCode(130) }
+            throw ValidationErrorMessage(error.description)
+        }
+    }
+
+    func train() throws {
+        if let threads = common.threads { Threads.configure(threads) }
+        // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
+        let config = try common.configuration(KTOConfiguration.self, knownKeys: KTOConfiguration.knownKeys, extra: extraOverrides())
+        try config.validate()
+        note("loading \(common.model)")
+        let policy = try ModelBundle(path: common.model)
+        let reference = try ModelBundle(path: refModel ?? common.model)
+        reference.model.freeze()
+        let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
+        let options = PreparationOptions(maxLength: config.maxLength)
+        func prepare(_ url: URL, _ name: String) throws -> [TokenizedUnpaired] {
+            let dataset = try UnpairedDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
+            if dataset.report.skippedRows > 0 { note("\(name): skipped \(dataset.report.skippedRows) malformed rows") }
+            let (examples, summary) = try dataset.tokenizedForKTO(encoder: encoder, options: options)
+            note("\(name): \(summary.inputExamples) examples (\(dataset.format)), \(summary.keptExamples) kept, \(summary.droppedExamples) dropped (prompt alone ≥ max_length), \(summary.truncatedExamples) truncated")
+            for warning in summary.warnings { note("warning: \(warning)") }
+            return examples
+        }
+        let train = try prepare(common.dataURL, "train")
+        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let trainer = try KTOTrainer(policy: policy.model, reference: reference.model, configuration: config,
+                                     trainExamples: train, evalExamples: eval, padID: policy.padID) { try policy.save(to: $0) }
+        note("training \(config.training.totalSteps(examples: train.count)) steps: \(config.lossType.rawValue), β \(config.beta), λ_D \(config.desirableWeight), λ_U \(config.undesirableWeight), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) examples per step, \(Threads.count) threads")
+        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        if saveGguf { try policy.saveGGUF(to: common.outputURL.appendingPathComponent("model.gguf")) }
+        let m = summary.lastMetrics
+        print(String(format: "done: %d steps in %.1f s; loss %.4f, kl %.4f, rewards chosen %.4f / rejected %.4f → %@", summary.steps,
+                     summary.seconds, m["loss"] ?? .nan, m["kl"] ?? .nan, m["rewards/chosen"] ?? .nan, m["rewards/rejected"] ?? .nan,
+                     common.outputURL.path))
+    }
+}

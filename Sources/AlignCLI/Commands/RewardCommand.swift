@@ -1,0 +1,81 @@
+import AlignData
+import AlignHub
+import AlignKernels
+import AlignTemplates
+import AlignTokenizers
+import AlignTraining
+import ArgumentParser
+import Foundation
+
+/// `align reward`: trains a Bradley–Terry reward model and saves it in Hugging Face's
+/// sequence-classification layout. A thin layer over ``RewardTrainer``.
+struct RewardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reward",
+        abstract: "Train a Bradley–Terry reward model on preference pairs.",
+        discussion: """
+            --model is a causal-LM folder (a fresh score head is initialised) or a sequence-classification \
+            folder (training continues). Data rows: {"prompt","chosen","rejected"} or {"chosen","rejected"}, \
+            with an optional numeric "margin". Pairs longer than --max-length are dropped, as TRL does. \
+            Writes OUTPUT/metrics.jsonl (loss, accuracy, margin, rewards/chosen, rewards/rejected, ...) and \
+            the model as a LlamaForSequenceClassification (or Qwen2/Mistral) folder in OUTPUT.
+            """)
+
+    @OptionGroup var common: TrainingOptions
+
+    @Option(help: "Drop pairs longer than this many tokens.") var maxLength: Int?
+    @Option(help: "c in c·E[(r_w + r_l)²], which keeps rewards centred on 0.") var centerRewardsCoefficient: Float?
+    @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
+
+    func extraOverrides() -> [String: Any] {
+        var o: [String: Any] = [:]
+        if let maxLength { o["max_length"] = maxLength }
+        if let centerRewardsCoefficient { o["center_rewards_coefficient"] = Double(centerRewardsCoefficient) }
+        if skipBadRows { o["skip_bad_rows"] = true }
+        return o
+    }
+
+    func run() throws {
+        do { try train() } catch let error as TrainingError {
+            if case .interrupted = error { note(error.description); throw ExitCode(130) }
+            throw ValidationErrorMessage(error.description)
+        }
+    }
+
+    func train() throws {
+        if let threads = common.threads { Threads.configure(threads) }
+        let config = try common.configuration(RewardConfiguration.self, knownKeys: RewardConfiguration.knownKeys, extra: extraOverrides())
+        try config.validate()
+        let source = URL(fileURLWithPath: (common.model as NSString).expandingTildeInPath)
+        guard source.pathExtension.lowercased() != "gguf" else {
+            throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
+        }
+        note("loading \(common.model)")
+        let tokenizer = try Tokenizer(directory: source)
+        var context: [String: TemplateValue] = [:]
+        if let bos = tokenizer.bosToken { context["bos_token"] = .string(bos) }
+        if let eos = tokenizer.eosToken { context["eos_token"] = .string(eos) }
+        let chatTemplate = try tokenizer.chatTemplate.map { try ChatTemplate($0, defaultContext: context) }
+        let model = try RewardModel(directory: source, padTokenID: Int32(tokenizer.padTokenID ?? tokenizer.eosTokenID ?? 0),
+                                    seed: config.training.seed)
+        let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: chatTemplate)
+        func prepare(_ url: URL, _ name: String) throws -> [TokenizedPair] {
+            let dataset = try PreferenceDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
+            if dataset.report.skippedRows > 0 { note("\(name): skipped \(dataset.report.skippedRows) malformed rows") }
+            let (pairs, summary) = try dataset.tokenizedForReward(encoder: encoder, maxLength: config.maxLength)
+            note("\(name): \(summary.inputExamples) pairs (\(dataset.format)), \(summary.keptExamples) kept, \(summary.droppedExamples) dropped (longer than max_length)")
+            for warning in summary.warnings { note("warning: \(warning)") }
+            return pairs
+        }
+        let train = try prepare(common.dataURL, "train")
+        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
+            try model.save(to: $0, sourceDirectory: source)
+        }
+        note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
+        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        let m = summary.lastMetrics
+        print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
+                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, common.outputURL.path))
+    }
+}
