@@ -87,6 +87,95 @@ public struct BPEVocabulary: Sendable {
         }
     }
 
+    /// Everything a tokenizer built from this vocabulary runs, derived once so that
+    /// `Tokenizer(vocabulary:)` and the Hugging Face export (`huggingFaceTokenizerFiles()`) cannot
+    /// drift apart.
+    struct Pipeline {
+        var normalizer: Normalizer?
+        var preTokenizer: PreTokenizer?
+        var decoder: Decoder
+        /// Token string to id; a spelling listed twice keeps its first id.
+        var vocabulary: [String: Int32]
+        var merges: [(String, String)]
+        /// Merge ranks when merges were derived from scores (equal scores share a rank), else nil.
+        var ranks: [Int]?
+        /// Tokens matched whole in text, in id order.
+        var addedTokens: [AddedToken]
+        /// The unknown token's text, when its id is valid.
+        var unknownToken: String?
+    }
+
+    /// The tokenizer pipeline this vocabulary describes, following llama.cpp: byte-level BPE with the
+    /// pre-tokenizer its `pre` name denotes, or SentencePiece-style BPE over "▁"-spelled text with
+    /// byte fallback. Throws for inconsistent arrays or an unsupported pre-tokenizer name.
+    func pipeline(source: String = "vocabulary") throws -> Pipeline {
+        guard !tokens.isEmpty else { throw TokenizerError(source, "no tokens") }
+        let count = tokens.count
+        if let tokenTypes, tokenTypes.count != count {
+            throw TokenizerError(source, "\(tokenTypes.count) token types for \(count) tokens")
+        }
+        if let scores, scores.count != count {
+            throw TokenizerError(source, "\(scores.count) scores for \(count) tokens")
+        }
+        var map: [String: Int32] = [:]
+        map.reserveCapacity(count)
+        for (id, token) in tokens.enumerated() where map[token] == nil { map[token] = Int32(id) }
+
+        var merges: [(String, String)] = []
+        var ranks: [Int]? = nil
+        merges.reserveCapacity(self.merges.count)
+        for (index, line) in self.merges.enumerated() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw TokenizerError(source, "merge \(index) \"\(line)\" is not two tokens") }
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        if merges.isEmpty && model == .sentencePiece {
+            guard let scores else { throw TokenizerError(source, "a SentencePiece vocabulary needs merges or scores") }
+            (merges, ranks) = BPEVocabulary.mergesFromScores(tokens: tokens, scores: scores, types: tokenTypes, vocabulary: map)
+        }
+
+        let normalizer: Normalizer?, preTokenizer: PreTokenizer?, decoder: Decoder
+        switch model {
+        case .byteLevel:
+            guard let pattern = BPEVocabulary.preTokenizer(named: preTokenizerName) else {
+                throw TokenizerError(source, "pre-tokenizer \"\(preTokenizerName ?? "")\" is not supported")
+            }
+            normalizer = nil
+            preTokenizer = pattern
+            decoder = .byteLevel
+        case .sentencePiece:
+            // llama.cpp prefixes a space to every stretch of text after a special token, like the
+            // legacy Llama-2 normalizer (Prepend "▁" + Replace " " → "▁").
+            let prefix: [Normalizer] = addsSpacePrefix ? [.prepend([0x2581])] : []
+            normalizer = .sequence(prefix + [.replace(pattern: [0x20], content: [0x2581])])
+            preTokenizer = nil
+            decoder = .sequence([.replace(pattern: "\u{2581}", content: " "), .byteFallback, .fuse] +
+                                (addsSpacePrefix ? [.strip(content: " ", start: 1, stop: 0)] : []))
+        }
+        let unknown = unknownTokenID.flatMap { $0 >= 0 && $0 < count ? tokens[$0] : nil }
+        return Pipeline(normalizer: normalizer, preTokenizer: preTokenizer, decoder: decoder, vocabulary: map,
+                        merges: merges, ranks: ranks, addedTokens: addedTokens(), unknownToken: unknown)
+    }
+
+    /// The tokens matched whole in text, in id order. llama.cpp matches every unknown (2), control
+    /// (3) and user-defined (4) token in text; the first two are special (dropped when decoding with
+    /// `skipSpecialTokens`). Without token types, the named special ids (BOS, EOS, padding, unknown)
+    /// are the only ones known to be special.
+    func addedTokens() -> [AddedToken] {
+        var added: [AddedToken] = []
+        if let tokenTypes {
+            for (id, type) in tokenTypes.enumerated() where type == 2 || type == 3 || type == 4 {
+                added.append(AddedToken(content: tokens[id], id: id, isSpecial: type != 4))
+            }
+        } else {
+            let named = Set([bosTokenID, eosTokenID, padTokenID, unknownTokenID].compactMap { $0 })
+            for id in named.sorted() where id >= 0 && id < tokens.count {
+                added.append(AddedToken(content: tokens[id], id: id, isSpecial: true))
+            }
+        }
+        return added
+    }
+
     /// Merges implied by SentencePiece scores (llama.cpp's SPM tokenizer): any two tokens whose
     /// concatenation is a token may merge, the concatenation with the higher score first and the
     /// leftmost pair among equal scores, which equal ranks reproduce.
