@@ -60,24 +60,37 @@ public struct BPEVocabulary: Sendable {
         self.addsBOS = addsBOS
         self.addsEOS = addsEOS
         self.addsSpacePrefix = addsSpacePrefix
-        // Llama-3's Hugging Face tokenizer sets ignore_merges; llama.cpp's names for it imply it.
-        self.ignoresMerges = ignoresMerges ?? ["llama3", "llama-bpe", "llama-v3"].contains(preTokenizerName ?? "")
+        // Llama-3's Hugging Face tokenizer sets ignore_merges; llama.cpp sets it for every name it
+        // reads as the Llama-3 pre-tokenizer.
+        self.ignoresMerges = ignoresMerges ?? BPEVocabulary.llama3Names.contains(preTokenizerName ?? "")
         self.chatTemplate = chatTemplate
         self.contextLength = contextLength
     }
 
+    /// llama.cpp's names for its Llama-3 pre-tokenizer type (which also turns on ignore_merges).
+    static let llama3Names: Set<String> = [
+        "llama3", "llama-bpe", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
+    ]
+
     /// The pre-tokenizer for a llama.cpp `tokenizer.ggml.pre` name, or nil when not supported.
+    /// Names are grouped as llama.cpp's llama-vocab.cpp groups them into pre-tokenizer types, each
+    /// type with one regex: GPT-2's, Llama-3's (also DBRX, Smaug), Qwen2's (also StableLM2,
+    /// Hunyuan), or digits first and then GPT-2's (StarCoder, SmolLM, ...).
     static func preTokenizer(named name: String?) -> PreTokenizer? {
         let gpt2 = PreTokenizer.byteLevel(addPrefixSpace: false, useRegex: true)
         func split(_ pattern: RegexScanners.Pattern) -> PreTokenizer {
             .sequence([.regex(pattern, .isolated), .byteLevel(addPrefixSpace: false, useRegex: false)])
         }
-        switch name ?? "default" {
-        case "default", "gpt2", "gpt-2", "olmo", "jina-es", "jina-de", "jina-v2-es", "jina-v2-de":
+        let key = name ?? "default"
+        if llama3Names.contains(key) { return split(.llama3(maxDigits: 3)) }
+        switch key {
+        case "default", "gpt2", "gpt-2", "phi-2", "olmo", "mpt", "jais", "trillion", "granite-docling", "exaone4",
+             "jina-es", "jina-de", "jina-v2-es", "jina-v2-de", "jina-v1-en", "jina-v2-code", "roberta-bpe",
+             "gigachat", "a.x-4.0", "mellum", "modern-bert":
             return gpt2
-        case "llama3", "llama-bpe", "llama-v3", "smaug-bpe", "dbrx":
+        case "smaug-bpe", "dbrx":
             return split(.llama3(maxDigits: 3))
-        case "qwen2", "deepseek-r1-qwen", "megrez":
+        case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan":
             return split(.llama3(maxDigits: 1))
         case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b":
             // llama.cpp: every digit alone, then the GPT-2 pattern.

@@ -198,6 +198,27 @@ import Testing
         #expect((map["eos_token"] as? [String: Any])?["content"] as? String == "<|end|>")
     }
 
+    /// llama.cpp's other names for the Llama-3, Qwen2 and GPT-2 pre-tokenizer types are written
+    /// as those types' Hugging Face pre-tokenizers (Llama-3's with ignore_merges, as llama.cpp).
+    @Test(arguments: [("falcon3", "Split", true), ("pixtral", "Split", true), ("lfm2", "Split", true),
+                      ("stablelm2", "Split", false), ("kormo", "Split", false), ("phi-2", "ByteLevel", false),
+                      ("exaone4", "ByteLevel", false)])
+    func llamaCppAliasesMapToTheirType(pre: String, type: String, ignoresMerges: Bool) throws {
+        let vocabulary = try Self.vocabulary(fixture: type == "Split" ? (ignoresMerges ? "llama3" : "qwen2") : "gpt2",
+                                             model: .byteLevel, pre: pre)
+        #expect(vocabulary.ignoresMerges == ignoresMerges)
+        let files = try vocabulary.huggingFaceTokenizerFiles()
+        let json = try JSONSerialization.jsonObject(with: #require(files["tokenizer.json"])) as! [String: Any]
+        let preTokenizer = json["pre_tokenizer"] as! [String: Any]
+        let first = (preTokenizer["pretokenizers"] as? [[String: Any]])?.first ?? preTokenizer
+        #expect(first["type"] as? String == type)
+        if type == "Split" {
+            let regex = (first["pattern"] as? [String: Any])?["Regex"] as? String
+            #expect(regex == (ignoresMerges ? RegexScanners.Pattern.llama3Source : RegexScanners.Pattern.qwen2Source))
+        }
+        #expect((json["model"] as! [String: Any])["ignore_merges"] as? Bool == ignoresMerges)
+    }
+
     /// Pre-tokenizer names Align cannot run are refused rather than written as something else.
     @Test func unsupportedPreTokenizerIsRefused() {
         #expect(throws: TokenizerError.self) {
