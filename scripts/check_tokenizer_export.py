@@ -54,6 +54,27 @@ def check(folder: Path) -> int:
             if got != row[key]:
                 report(f"AutoTokenizer {key}", text, got, row[key])
 
+    chat_file = folder / "align_chat.json"
+    if chat_file.exists():
+        # A folder saved by ModelBundle.save: the chat template must render and encode as Align's.
+        chat = json.loads(chat_file.read_text(encoding="utf-8"))
+        prompt = auto.apply_chat_template(chat["messages"], tokenize=False, add_generation_prompt=True)
+        if prompt != chat["prompt"]:
+            report("apply_chat_template text", chat["prompt"], prompt, chat["prompt"])
+        ids = auto.apply_chat_template(chat["messages"], tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"]
+        if list(ids) != chat["ids"]:
+            report("apply_chat_template ids", chat["prompt"], ids, chat["ids"])
+    if (folder / "config.json").exists():
+        # And the weights load beside the tokenizer: a short greedy answer shows the pair works.
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(folder))
+        prompt_ids = torch.tensor([rows[-1]["ids_special"]])
+        with torch.no_grad():
+            output = model.generate(prompt_ids, max_new_tokens=12, do_sample=False)
+        print(f"  {folder.name} greedy answer: {auto.decode(output[0, prompt_ids.shape[1]:])!r}")
+
     print(f"{folder.name}: {len(rows)} texts, {failures} differences "
           f"(AutoTokenizer class {type(auto).__name__}, eos {auto.eos_token!r}, bos {auto.bos_token!r}, "
           f"pad {auto.pad_token!r}, unk {auto.unk_token!r}, model_max_length {auto.model_max_length}, "

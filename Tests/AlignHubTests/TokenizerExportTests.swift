@@ -1,6 +1,7 @@
 import AlignHub
 import AlignModelIO
 import AlignModels
+import AlignTemplates
 import AlignTokenizers
 import Foundation
 import Testing
@@ -62,6 +63,35 @@ import TestSupport
             }
             try JSONSerialization.data(withJSONObject: rows).write(to: target.appendingPathComponent("align_ids.json"))
         }
+    }
+
+    /// For the one-off end-to-end check by scripts/check_tokenizer_export.py only (it writes a
+    /// 540 MB folder, so it runs only when ALIGN_TOKENIZER_EXPORT_KEEP=DIR is set): SmolLM2 loaded
+    /// from its GGUF and saved by `ModelBundle.save(to:)` into DIR/smollm2_bundle, with Align's ids of
+    /// the corpus and of a rendered chat prompt beside it.
+    @Test(.enabled(if: hasSmolLM2 && ProcessInfo.processInfo.environment["ALIGN_TOKENIZER_EXPORT_KEEP"] != nil,
+                   "set ALIGN_TOKENIZER_EXPORT_KEEP=DIR to write SmolLM2's saved folder for the Python check"))
+    func smolLM2BundleSaveForPythonCheck() throws {
+        let keep = URL(fileURLWithPath: ProcessInfo.processInfo.environment["ALIGN_TOKENIZER_EXPORT_KEEP"]!)
+        let bundle = try ModelBundle(path: smolLM2GGUF.path)
+        let out = keep.appendingPathComponent("smollm2_bundle")
+        try bundle.save(to: out)
+        let reloaded = try Tokenizer(directory: out)
+        let messages = [ChatMessage(role: "user", content: "What is 2+2? Answer in 3 words.")]
+        let prompt = try #require(bundle.chatTemplate).render(messages: messages, addGenerationPrompt: true)
+        let texts = try Self.corpus() + [prompt]
+        var rows: [[String: Any]] = []
+        for text in texts {
+            let special = bundle.tokenizer.encode(text, addSpecialTokens: true)
+            #expect(reloaded.encode(text, addSpecialTokens: true) == special)
+            rows.append(["text": text, "ids": bundle.tokenizer.encode(text, addSpecialTokens: false), "ids_special": special,
+                         "decoded": bundle.tokenizer.decode(special),
+                         "decoded_skip": bundle.tokenizer.decode(special, skipSpecialTokens: true)])
+        }
+        try JSONSerialization.data(withJSONObject: rows).write(to: out.appendingPathComponent("align_ids.json"))
+        let chat: [String: Any] = ["messages": [["role": "user", "content": messages[0].content!]], "prompt": prompt,
+                                   "ids": bundle.tokenizer.encode(prompt, addSpecialTokens: true)]
+        try JSONSerialization.data(withJSONObject: chat).write(to: out.appendingPathComponent("align_chat.json"))
     }
 
     /// `ModelBundle.save(to:)` on a model loaded from a GGUF file writes the tokenizer files into
