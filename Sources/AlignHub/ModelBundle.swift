@@ -12,6 +12,9 @@ public struct ModelBundle {
     public let chatTemplate: ChatTemplate?
     /// The folder or `.gguf` file it was loaded from.
     public let source: URL
+    /// The vocabulary read from the GGUF file the bundle was loaded from (nil for a folder): what
+    /// `save(to:)` writes out as Hugging Face tokenizer files, since a GGUF carries no tokenizer.json.
+    public let vocabulary: BPEVocabulary?
 
     /// Whether `source` is a GGUF file (otherwise a Hugging Face folder).
     public var isGGUF: Bool { source.pathExtension.lowercased() == "gguf" }
@@ -25,9 +28,8 @@ public struct ModelBundle {
         }
         source = url
         model = try loadCausalLanguageModel(directory: url)
-        let tok = url.pathExtension.lowercased() == "gguf"
-            ? try Tokenizer(vocabulary: BPEVocabulary(gguf: GGUFFile(url: url)))
-            : try Tokenizer(directory: url)
+        vocabulary = url.pathExtension.lowercased() == "gguf" ? try BPEVocabulary(gguf: GGUFFile(url: url)) : nil
+        let tok = try vocabulary.map(Tokenizer.init(vocabulary:)) ?? Tokenizer(directory: url)
         tokenizer = tok
         var context: [String: TemplateValue] = [:]
         if let bos = tok.bosToken { context["bos_token"] = .string(bos) }
@@ -36,9 +38,12 @@ public struct ModelBundle {
     }
 
     /// Saves the (trained) model in Hugging Face layout, copying config and tokenizer files from
-    /// a source folder when there is one.
+    /// a source folder when there is one. A model loaded from a GGUF file gets `tokenizer.json`,
+    /// `tokenizer_config.json` and `special_tokens_map.json` generated from its vocabulary, so the
+    /// folder loads with `AutoTokenizer` (and `Tokenizer(directory:)`) and encodes as before.
     public func save(to directory: URL) throws {
-        try saveCausalLanguageModel(model, to: directory, sourceDirectory: isGGUF ? nil : source)
+        let tokenizerFiles = try vocabulary?.huggingFaceTokenizerFiles() ?? [:]
+        try saveCausalLanguageModel(model, to: directory, sourceDirectory: isGGUF ? nil : source, extraFiles: tokenizerFiles)
     }
 
     /// The id used to pad batches: the tokenizer's pad token, else its EOS token, else 0.

@@ -129,14 +129,21 @@ public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLang
 ///   (`dtype` becomes float32, plus any setting of the model's configuration that differs), or a
 ///   generated one when there is no source folder;
 /// - `generation_config.json`: copied from the source folder, or generated from the token ids;
-/// - every tokenizer file of ``huggingFaceTokenizerFiles`` the source folder has.
+/// - every tokenizer file of ``huggingFaceTokenizerFiles`` the source folder has;
+/// - `extraFiles`, file name to contents (e.g. tokenizer files generated for a model loaded from a
+///   GGUF file), written last so they take the place of any copied file of the same name.
 ///
 /// Everything is written into a temporary sibling folder which then replaces `directory` (a
 /// previous folder there is moved aside and removed only once the new one is in place), so a
 /// crash never leaves a half-written model under `directory`.
-public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directory: URL, sourceDirectory: URL? = nil) throws {
+public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directory: URL, sourceDirectory: URL? = nil,
+                                    extraFiles: [String: Data] = [:]) throws {
     guard let model = model as? any HuggingFaceCausalLanguageModel else {
         throw ModelError.unsupported("saving \(type(of: model)) in Hugging Face layout")
+    }
+    // Plain names only: an extra file must land inside the folder, never beside or above it.
+    for name in extraFiles.keys where name.isEmpty || name == "." || name == ".." || name.contains("/") {
+        throw ModelError.unsupported("extra file name \"\(name)\": not a plain file name")
     }
     let fm = FileManager.default
     let destination = directory.standardizedFileURL
@@ -149,6 +156,9 @@ public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directo
     }
     do {
         try writeFolderContents(model, into: staging, sourceDirectory: sourceDirectory)
+        for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+            try writeFile(data, to: staging.appendingPathComponent(name))
+        }
         try replaceDirectory(destination, with: staging)
     } catch {
         try? fm.removeItem(at: staging)

@@ -167,63 +167,19 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Builds a tokenizer from raw vocabulary arrays, as a GGUF file stores them (llama.cpp conventions).
     public init(vocabulary: BPEVocabulary) throws {
-        let source = "vocabulary"
-        guard !vocabulary.tokens.isEmpty else { throw TokenizerError(source, "no tokens") }
-        let count = vocabulary.tokens.count
-        if let types = vocabulary.tokenTypes, types.count != count {
-            throw TokenizerError(source, "\(types.count) token types for \(count) tokens")
-        }
-        if let scores = vocabulary.scores, scores.count != count {
-            throw TokenizerError(source, "\(scores.count) scores for \(count) tokens")
-        }
-        var map: [String: Int32] = [:]
-        map.reserveCapacity(count)
-        for (id, token) in vocabulary.tokens.enumerated() where map[token] == nil { map[token] = Int32(id) }
-
-        // Control (3) and user-defined (4) tokens are matched whole in text; controls are special.
-        var added: [AddedToken] = []
-        if let types = vocabulary.tokenTypes {
-            for (id, type) in types.enumerated() where type == 3 || type == 4 {
-                added.append(AddedToken(content: vocabulary.tokens[id], id: id, isSpecial: type == 3))
-            }
-        }
-
-        var merges: [(String, String)] = []
-        var ranks: [Int]? = nil
-        for (index, line) in vocabulary.merges.enumerated() {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard parts.count == 2 else { throw TokenizerError(source, "merge \(index) \"\(line)\" is not two tokens") }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
-        if merges.isEmpty && vocabulary.model == .sentencePiece {
-            guard let scores = vocabulary.scores else {
-                throw TokenizerError(source, "a SentencePiece vocabulary needs merges or scores")
-            }
-            (merges, ranks) = BPEVocabulary.mergesFromScores(tokens: vocabulary.tokens, scores: scores,
-                                                             types: vocabulary.tokenTypes, vocabulary: map)
-        }
-
-        let unknown = vocabulary.unknownTokenID.flatMap { $0 >= 0 && $0 < count ? vocabulary.tokens[$0] : nil }
-        switch vocabulary.model {
-        case .byteLevel:
-            guard let pattern = BPEVocabulary.preTokenizer(named: vocabulary.preTokenizerName) else {
-                throw TokenizerError(source, "pre-tokenizer \"\(vocabulary.preTokenizerName ?? "")\" is not supported")
-            }
-            normalizer = nil
-            preTokenizer = pattern
-            decoder = .byteLevel
-        case .sentencePiece:
-            // llama.cpp prefixes a space to every stretch of text after a special token, like the
-            // legacy Llama-2 normalizer (Prepend "▁" + Replace " " → "▁").
-            let prefix: [Normalizer] = vocabulary.addsSpacePrefix ? [.prepend([0x2581])] : []
-            normalizer = .sequence(prefix + [.replace(pattern: [0x20], content: [0x2581])])
-            preTokenizer = nil
-            decoder = .sequence([.replace(pattern: "\u{2581}", content: " "), .byteFallback, .fuse] +
-                                (vocabulary.addsSpacePrefix ? [.strip(content: " ", start: 1, stop: 0)] : []))
-        }
-        model = BPEModel(vocabulary: map, merges: merges, ranks: ranks, isByteLevel: vocabulary.model == .byteLevel,
-                         unknownToken: unknown, byteFallback: vocabulary.model == .sentencePiece,
-                         fusesUnknown: false, ignoresMerges: vocabulary.ignoresMerges)
+        // The same pipeline `BPEVocabulary.huggingFaceTokenizerFiles()` writes out, so a tokenizer
+        // reloaded from those files encodes exactly like this one.
+        let pipeline = try vocabulary.pipeline()
+        let map = pipeline.vocabulary, count = vocabulary.tokens.count
+        normalizer = pipeline.normalizer
+        preTokenizer = pipeline.preTokenizer
+        decoder = pipeline.decoder
+        let unknown = pipeline.unknownToken
+        model = BPEModel(vocabulary: map, merges: pipeline.merges, ranks: pipeline.ranks,
+                         isByteLevel: vocabulary.model == .byteLevel, unknownToken: unknown,
+                         byteFallback: vocabulary.model == .sentencePiece, fusesUnknown: false,
+                         ignoresMerges: vocabulary.ignoresMerges)
+        let added = pipeline.addedTokens
         func text(_ id: Int?) -> String? { id.flatMap { $0 >= 0 && $0 < count ? vocabulary.tokens[$0] : nil } }
         bosToken = text(vocabulary.bosTokenID)
         eosToken = text(vocabulary.eosTokenID)
