@@ -52,6 +52,22 @@ func bestTime(_ iterations: Int, _ body: () -> Void) -> Double {
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
 
+/// Best times of two bodies measured alternately (raw, engine, raw, engine, …) so that machine
+/// noise and frequency drift hit both sides alike.
+func bestTimes(_ iterations: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+    a(); b()
+    var bestA = Double.infinity, bestB = Double.infinity
+    for _ in 0..<max(1, iterations) {
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        a()
+        bestA = min(bestA, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        t0 = DispatchTime.now().uptimeNanoseconds
+        b()
+        bestB = min(bestB, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return (bestA, bestB)
+}
+
 /// cblas_sgemm's rate on a large square product: the machine's practical FP32 peak.
 func sgemmPeak(_ iterations: Int) -> Double {
     let n = 2048
@@ -79,27 +95,32 @@ func benchGEMM(_ o: Options, peak: Double) {
     var worst = Double.infinity
     for (name, m, n, k, kind) in cases {
         let flops = 2 * Double(m * n * k)
-        let raw: Double, engine: Double
+        var raw: Double, engine: Double
         switch kind {
         case 0:
             let x = Tensor.full([m, k], 0.01), w = Tensor.full([n, k], 0.02), y = Tensor.zeros([m, n])
-            raw = bestTime(o.iterations) { BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.pointer, b: w.pointer, c: y.pointer) }
-            engine = bestTime(o.iterations) { _ = x.linear(weight: w) }
+            (raw, engine) = bestTimes(4 * o.iterations, {
+                BLAS.gemm(transB: true, m: m, n: n, k: k, a: x.pointer, b: w.pointer, c: y.pointer)
+            }, { _ = x.linear(weight: w) })
         case 1:
             let g = Tensor.full([m, k], 0.01), w = Tensor.full([k, n], 0.02), y = Tensor.zeros([m, n])
-            raw = bestTime(o.iterations) { BLAS.gemm(m: m, n: n, k: k, a: g.pointer, b: w.pointer, c: y.pointer) }
-            engine = bestTime(o.iterations) { _ = g.matmul(w) }
+            (raw, engine) = bestTimes(4 * o.iterations, {
+                BLAS.gemm(m: m, n: n, k: k, a: g.pointer, b: w.pointer, c: y.pointer)
+            }, { _ = g.matmul(w) })
         default:
             let g = Tensor.full([k, m], 0.01), x = Tensor.full([k, n], 0.02), y = Tensor.zeros([m, n])
-            raw = bestTime(o.iterations) { BLAS.gemm(transA: true, m: m, n: n, k: k, a: g.pointer, b: x.pointer, c: y.pointer) }
-            // The engine's weight-gradient path: the backward of x·Wᵀ.
+            // The engine's weight-gradient path: the backward of x·Wᵀ (forward time subtracted).
             let p = Parameter(Tensor.full([m, n], 0.02))
             let xin = Tensor.full([k, n], 0.02)
             let seed = Tensor.full([k, m], 0.01)
-            engine = bestTime(o.iterations) {
+            let (rawTime, both) = bestTimes(4 * o.iterations, {
+                BLAS.gemm(transA: true, m: m, n: n, k: k, a: g.pointer, b: x.pointer, c: y.pointer)
+            }, {
                 p.zeroGrad()
                 xin.linear(weight: p.value).backward(seed: seed)
-            } - bestTime(o.iterations) { _ = xin.linear(weight: p.value.detached()) }
+            })
+            raw = rawTime
+            engine = both - bestTime(4 * o.iterations) { _ = xin.linear(weight: p.value.detached()) }
         }
         let ratio = raw / engine
         worst = min(worst, ratio)
