@@ -16,7 +16,7 @@ public struct PolicyEvaluation: Sendable, Codable {
     /// estimate of the sequence-level KL(π ‖ π_ref) in nats.
     public var klNats: Double
     public var promptCount: Int
-    /// Per prompt: the policy's sample and score.
+    /// Per sample (prompt-major): the policy's samples and scores.
     public var samples: [SampledCompletion]
     public var scores: [Double]
 
@@ -52,19 +52,23 @@ public enum PolicyEvaluator {
         return out
     }
 
-    /// Samples once per prompt from the policy, scores it against the reference's samples, and
-    /// estimates KL(π ‖ π_ref) from the policy's own samples.
+    /// Samples `referenceSamples.count / prompts.count` continuations per prompt from the policy,
+    /// scores them against the reference's samples (the j-th sample of a prompt against the
+    /// reference's j-th), and estimates KL(π ‖ π_ref) from the policy's own samples.
+    /// - Parameter referenceSamples: prompt-major, the same number per prompt.
     public static func evaluate(policy: ModelBundle, reference: ModelBundle, prompts: [String],
                                 referenceSamples: [SampledCompletion], referenceScores: [Double],
                                 reward: RewardFunction, maxNewTokens: Int, temperature: Float, seed: UInt64,
                                 batchSize: Int = 16) throws -> PolicyEvaluation {
-        let samples = try CompletionSampler.sample(bundle: policy, prompts: prompts, perPrompt: 1, maxNewTokens: maxNewTokens,
-                                                   temperature: temperature, seed: seed, batchSize: batchSize).map { $0[0] }
-        let scores = zip(prompts, samples).map { reward($0, $1.text) }
-        let promptIDs = prompts.map { policy.tokenizer.encode($0, addSpecialTokens: true).map(Int32.init) }
+        let k = max(1, referenceSamples.count / max(prompts.count, 1))
+        let samples = try CompletionSampler.sample(bundle: policy, prompts: prompts, perPrompt: k, maxNewTokens: maxNewTokens,
+                                                   temperature: temperature, seed: seed, batchSize: batchSize).flatMap { $0 }
+        let expanded = prompts.flatMap { [String](repeating: $0, count: k) }
+        let scores = zip(expanded, samples).map { reward($0, $1.text) }
+        let promptIDs = expanded.map { policy.tokenizer.encode($0, addSpecialTokens: true).map(Int32.init) }
         let lpPolicy = logProbs(bundle: policy, prompts: promptIDs, completions: samples.map(\.ids), batchSize: batchSize)
         let lpRef = logProbs(bundle: reference, prompts: promptIDs, completions: samples.map(\.ids), batchSize: batchSize)
-        let kl = zip(lpPolicy, lpRef).map { $0 - $1 }.reduce(0, +) / Double(max(prompts.count, 1))
+        let kl = zip(lpPolicy, lpRef).map { $0 - $1 }.reduce(0, +) / Double(max(samples.count, 1))
         var wins = 0.0
         for (s, r) in zip(scores, referenceScores) { wins += s > r ? 1 : (s == r ? 0.5 : 0) }
         return PolicyEvaluation(meanReward: scores.reduce(0, +) / Double(max(scores.count, 1)),
