@@ -74,24 +74,39 @@ import TestSupport
         #expect(x.grad!.toArray() == [1])
     }
 
-    @Test func attentionMatchesComposedPrimitives() {
-        // The fused kernel against softmax(QKᵀ/√d + causal mask)·V built from primitive ops.
-        let (batch, seq, heads, kvHeads, dim) = (2, 6, 4, 2, 8)
-        let q = randomTensor([batch, seq, heads * dim], seed: 2)
-        let k = randomTensor([batch, seq, kvHeads * dim], seed: 3)
-        let v = randomTensor([batch, seq, kvHeads * dim], seed: 4)
-        let fused = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads)
-        let qh = q.reshaped([batch, seq, heads, dim]).permuted([0, 2, 1, 3])                    // (B, H, T, D)
-        func expand(_ t: Tensor) -> Tensor {                                                    // kv head h/2 for query head h
+    /// softmax(QKᵀ/√d + causal mask)·V built from primitive ops, (B, T, H·D) in and out.
+    static func composedAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, batch: Int, seq: Int, heads: Int, kvHeads: Int, dim: Int) -> Tensor {
+        let qh = q.reshaped([batch, seq, heads, dim]).permuted([0, 2, 1, 3])                     // (B, H, T, D)
+        func expand(_ t: Tensor) -> Tensor {                                                    // kv head h/g for query head h
             let th = t.reshaped([batch, seq, kvHeads, dim]).permuted([0, 2, 1, 3])
             return Tensor.concat((0..<heads).map { th.slice(axis: 1, start: $0 / (heads / kvHeads), length: 1) }, axis: 1)
         }
-        let scores = qh.matmul(expand(k).transposed()) * (1 / Float(dim).squareRoot())    // (B, H, T, T)
+        let scores = qh.matmul(expand(k).transposed()) * (1 / Float(dim).squareRoot())     // (B, H, T, T)
         var causal = [Float](repeating: 0, count: seq * seq)
-        for i in 0..<seq { for j in (i + 1)..<seq where j > i { causal[i * seq + j] = 1 } }
+        for i in 0..<seq { for j in 0..<seq where j > i { causal[i * seq + j] = 1 } }
         let masked = scores.maskedFill(Tensor(shape: [seq, seq], values: causal), with: -.infinity)
-        let reference = masked.softmax().matmul(expand(v)).permuted([0, 2, 1, 3]).reshaped([batch, seq, heads * dim])
-        expectClose(fused, reference, atol: 1e-6, rtol: 1e-5, "attention")
+        return masked.softmax().matmul(expand(v)).permuted([0, 2, 1, 3]).reshaped([batch, seq, heads * dim])
+    }
+
+    /// The fused kernel against the composed primitives, forward and all three gradients, at
+    /// lengths that exercise one, two and four causal query blocks.
+    @Test(arguments: [6, 130, 260])
+    func attentionMatchesComposedPrimitives(seq: Int) {
+        let (batch, heads, kvHeads, dim) = (2, 4, 2, 8)
+        let inputs = [randomTensor([batch, seq, heads * dim], seed: 2), randomTensor([batch, seq, kvHeads * dim], seed: 3),
+                      randomTensor([batch, seq, kvHeads * dim], seed: 4)]
+        let fusedParams = inputs.map { Parameter($0.copy()) }, refParams = inputs.map { Parameter($0.copy()) }
+        let seed = randomTensor([batch, seq, heads * dim], seed: 5)
+        let fused = Tensor.causalAttention(q: fusedParams[0].value, k: fusedParams[1].value, v: fusedParams[2].value,
+                                           heads: heads, kvHeads: kvHeads)
+        let reference = Self.composedAttention(refParams[0].value, refParams[1].value, refParams[2].value,
+                                               batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, dim: dim)
+        expectClose(fused, reference, atol: 1e-5, rtol: 1e-4, "attention T=\(seq)")
+        fused.backward(seed: seed)
+        reference.backward(seed: seed)
+        for (name, (a, b)) in zip(["dq", "dk", "dv"], zip(fusedParams, refParams)) {
+            expectClose(a.grad!, b.grad!, atol: 1e-5, rtol: 1e-3, "attention T=\(seq) \(name)")
+        }
     }
 
     @Test func logSoftmaxGatherMatchesLogSoftmax() {
