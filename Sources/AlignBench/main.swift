@@ -190,7 +190,7 @@ func benchLlama(_ o: Options, peak: Double) throws {
     let forwardFlops = 2 * linearParams * tokens + 4 * attention
     print("forward+backward: \(fmt(step, 3)) s/step, \(fmt(tokens / step, 0)) tokens/s, \(fmt(flops / step / 1e9)) GFLOP/s = \(fmt(flops / step / 1e9 / peak * 100))% of SGEMM peak")
     print("forward only (no grad): \(fmt(forward, 3)) s, \(fmt(tokens / forward, 0)) tokens/s, \(fmt(forwardFlops / forward / 1e9 / peak * 100))% of SGEMM peak")
-    print("FLOPs counted: 6·(non-embedding parameters)·tokens + 14·L·B·H·T²·D (attention as executed: 4 forward, 10 backward with recompute)")
+    print("FLOPs counted: 6·(non-embedding parameters)·tokens + 14·L·B·H·T²·D (attention counted on the full T×T products: 4 forward, 10 backward with recompute, whether or not causal blocks are skipped)")
 }
 
 /// Text generation with the KV cache on a random model of SmolLM2-135M's shape: prefill
