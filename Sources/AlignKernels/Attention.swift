@@ -202,3 +202,57 @@ extension Kernels {
         }
     }
 }
+
+/// Packed sequences for attention without padding: each segment is `length` consecutive rows
+/// starting at row `start` of a (rows, heads·headDim) matrix, attending causally within itself.
+public struct AttentionSegments: Sendable, Hashable {
+    public var starts: [Int]
+    public var lengths: [Int]
+    public var heads: Int, kvHeads: Int, headDim: Int
+    public var scale: Float
+
+    public init(lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) {
+        var starts: [Int] = []
+        var at = 0
+        for l in lengths { starts.append(at); at += l }
+        self.starts = starts
+        self.lengths = lengths
+        self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.scale = scale ?? 1 / Float(headDim).squareRoot()
+    }
+
+    /// Total rows.
+    public var rows: Int { lengths.reduce(0, +) }
+
+    func shape(_ i: Int) -> AttentionShape {
+        AttentionShape(batch: 1, seq: lengths[i], heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale)
+    }
+}
+
+extension Kernels {
+    /// Causal attention over packed segments (no padding computed): each segment runs the fused
+    /// kernel on its own rows. `lse` has heads·rows entries, segment-major.
+    public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 segments s: AttentionSegments, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+        let qRow = s.heads * s.headDim, kvRow = s.kvHeads * s.headDim
+        for i in s.lengths.indices where s.lengths[i] > 0 {
+            let r = s.starts[i]
+            attention(q: q + r * qRow, k: k + r * kvRow, v: v + r * kvRow, keyMask: nil, shape: s.shape(i),
+                      out: out + r * qRow, lse: lse + r * s.heads)
+        }
+    }
+
+    /// Backward of the packed attention: gradients of q, k, v (overwritten).
+    public static func attentionBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                         out: UnsafePointer<Float>, lse: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
+                                         segments s: AttentionSegments,
+                                         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+        let qRow = s.heads * s.headDim, kvRow = s.kvHeads * s.headDim
+        for i in s.lengths.indices where s.lengths[i] > 0 {
+            let r = s.starts[i]
+            attentionBackward(q: q + r * qRow, k: k + r * kvRow, v: v + r * kvRow, out: out + r * qRow, lse: lse + r * s.heads,
+                              dOut: dOut + r * qRow, keyMask: nil, shape: s.shape(i),
+                              dq: dq + r * qRow, dk: dk + r * kvRow, dv: dv + r * kvRow)
+        }
+    }
+}

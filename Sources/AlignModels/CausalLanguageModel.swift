@@ -14,6 +14,14 @@ public protocol CausalLanguageModel: Module {
     func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]?, positions: [Int32]?) -> Tensor
     /// The LM head: logits (..., vocabulary) from hidden states (..., hidden).
     func logits(fromHidden h: Tensor) -> Tensor
+    /// Final hidden states (rows, hidden) for sequences packed end to end without padding
+    /// (`sequenceLengths` consecutive blocks of `ids`, positions restarting at 0 in each), or nil
+    /// when the model cannot attend within packed blocks (callers then pad).
+    func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor?
+}
+
+extension CausalLanguageModel {
+    public func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor? { nil }
 }
 
 extension CausalLanguageModel {

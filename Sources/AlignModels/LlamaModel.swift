@@ -92,6 +92,20 @@ public final class LlamaForCausalLM: Module {
         return norm(h)
     }
 
+    /// Hidden states of sequences packed without padding: each block of `sequenceLengths` rows
+    /// attends only within itself, positions restart at 0 per block. (rows, hidden).
+    public func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor? {
+        precondition(ids.count == sequenceLengths.reduce(0, +), "\(ids.count) ids for packed lengths summing to \(sequenceLengths.reduce(0, +))")
+        var positions: [Int32] = []
+        positions.reserveCapacity(ids.count)
+        for l in sequenceLengths { positions += (0..<l).map(Int32.init) }
+        var h = embedTokens(ids, shape: [ids.count])
+        for layer in layers {
+            h = layer(h, rotary: rotary, positions: positions, keyMask: nil, sequenceLengths: sequenceLengths)
+        }
+        return norm(h)
+    }
+
     /// The LM head applied to hidden states: logits (..., vocabulary).
     public func logits(fromHidden h: Tensor) -> Tensor {
         h.linear(weight: lmHead?.weight.value ?? embedTokens.weight.value)

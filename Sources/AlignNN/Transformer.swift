@@ -24,12 +24,15 @@ public final class CausalSelfAttention: Module {
         self.headDim = qProj.weight.shape[0] / heads
     }
 
-    /// x (batch, seq, hidden) → (batch, seq, hidden). `positions` has one id per token.
-    public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?) -> Tensor {
+    /// x (batch, seq, hidden) → (batch, seq, hidden). `positions` has one id per token. With
+    /// `sequenceLengths`, x is packed (rows, hidden) and each block of rows attends only to itself.
+    public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
+                               sequenceLengths: [Int]? = nil) -> Tensor {
         let q = qProj(x).rotary(rotary, positions: positions, heads: heads)
         let k = kProj(x).rotary(rotary, positions: positions, heads: kvHeads)
         let v = vProj(x)
-        let a = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask)
+        let a = sequenceLengths.map { Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, sequenceLengths: $0) }
+            ?? Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask)
         return oProj(a)
     }
 
@@ -87,8 +90,10 @@ public final class DecoderLayer: Module {
         self.postAttentionLayerNorm = postAttentionLayerNorm; self.mlp = mlp
     }
 
-    public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?) -> Tensor {
-        let h = x + selfAttention(inputLayerNorm(x), rotary: rotary, positions: positions, keyMask: keyMask)
+    public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
+                               sequenceLengths: [Int]? = nil) -> Tensor {
+        let h = x + selfAttention(inputLayerNorm(x), rotary: rotary, positions: positions, keyMask: keyMask,
+                                  sequenceLengths: sequenceLengths)
         return h + mlp(postAttentionLayerNorm(h))
     }
 

@@ -54,24 +54,41 @@ public enum SequenceLogProbs {
         -> (logps: Tensor, statistics: TokenStatistics?)
     {
         let (rows, length) = (batch.rows, batch.length)
+        // Right-padded rows are packed end to end when the model supports it, so no position of
+        // padding is ever computed; `rowStart[r]` is where row r's tokens begin in the packing.
+        var hidden: Tensor?
+        var rowStart = (0..<rows).map { $0 * length }
+        if !batch.hasLeftPadding {
+            let lengths = (0..<rows).map { r in Int(batch.attentionMask[(r * length)..<((r + 1) * length)].reduce(0, +)) }
+            var packed: [Int32] = []
+            packed.reserveCapacity(lengths.reduce(0, +))
+            var at = 0
+            for r in 0..<rows {
+                rowStart[r] = at
+                packed += batch.ids[(r * length)..<(r * length + lengths[r])]
+                at += lengths[r]
+            }
+            hidden = model.packedHiddenStates(ids: packed, sequenceLengths: lengths)
+            if hidden == nil { rowStart = (0..<rows).map { $0 * length } }
+        }
         var gather: [Int32] = [], targets: [Int32] = [], segment: [Int] = []
         for r in 0..<rows {
             for t in 0..<(length - 1) where batch.completionMask[r * length + t + 1] != 0 {
-                gather.append(Int32(r * length + t))
+                gather.append(Int32(rowStart[r] + t))
                 targets.append(batch.ids[r * length + t + 1])
                 segment.append(r)
             }
         }
-        let hidden = model.hiddenStates(ids: batch.ids, batch: rows, seq: length,
-                                        attentionMask: batch.hasLeftPadding ? batch.attentionMask : nil, positions: nil)
+        let hiddenStates = hidden ?? model.hiddenStates(ids: batch.ids, batch: rows, seq: length,
+                                                        attentionMask: batch.hasLeftPadding ? batch.attentionMask : nil, positions: nil)
         let n = gather.count
         if n == 0 {
             // No scored token (everything truncated away): zeros that still depend on the model,
             // so backward() is defined.
-            return ((hidden.sum(axes: [1, 2]) * 0), statistics ? TokenStatistics(logitSum: .init(repeating: 0, count: rows),
+            return ((hiddenStates.sum() * 0 + Tensor.zeros([rows])), statistics ? TokenStatistics(logitSum: .init(repeating: 0, count: rows),
                 entropySum: .init(repeating: 0, count: rows), top1: .init(repeating: 0, count: rows), tokens: .init(repeating: 0, count: rows)) : nil)
         }
-        let h = hidden.reshaped([rows * length, model.hiddenSize]).embedding(ids: gather, shape: [n])   // (n, hidden)
+        let h = hiddenStates.reshaped([-1, model.hiddenSize]).embedding(ids: gather, shape: [n])   // (n, hidden)
         let logits = model.logits(fromHidden: h)                                                       // (n, vocabulary)
         let tokenLogps = logits.logSoftmaxGather(targets: targets)                                     // (n)
         // Per-row sums as a product with the (rows, n) indicator of each token's row.

@@ -1,4 +1,5 @@
 import AlignKernels
+import AlignNN
 import AlignModels
 import AlignOptim
 import AlignTensor
@@ -61,6 +62,38 @@ import TestSupport
         let after = try GoldenFile("dpo/sgd_step.\(group).safetensors")
         for (name, p) in params {
             expectClose(p.value, try after.tensor(name), atol: 1e-6, rtol: 1e-5, "\(group) \(name) after one SGD step")
+        }
+    }
+}
+
+/// Packing rows end to end (no padding computed) gives the padded computation's log-probs and
+/// gradients.
+@Suite struct PackingTests {
+    /// Hides the model's packed path, so SequenceLogProbs pads.
+    final class PaddedOnly: CausalLanguageModel {
+        let base: LlamaForCausalLM
+        init(_ base: LlamaForCausalLM) { self.base = base }
+        var vocabularySize: Int { base.vocabularySize }
+        var hiddenSize: Int { base.hiddenSize }
+        func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]?, positions: [Int32]?) -> Tensor {
+            base.hiddenStates(ids: ids, batch: batch, seq: seq, attentionMask: attentionMask, positions: positions)
+        }
+        func logits(fromHidden h: Tensor) -> Tensor { base.logits(fromHidden: h) }
+        func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) { base.forEachParameter(prefix: prefix, visit) }
+    }
+
+    @Test func packedEqualsPadded() throws {
+        let model = try DPOStepTests.model("llama")
+        let rows = try DPOStepTests.batch()
+        let packed = SequenceLogProbs.compute(model: model, rows: rows).logps
+        packed.sum().backward()
+        let packedGrads = model.namedParameters().map { $0.parameter.grad!.toArray() }
+        model.zeroGrad()
+        let padded = SequenceLogProbs.compute(model: PaddedOnly(model), rows: rows).logps
+        padded.sum().backward()
+        expectClose(packed.toArray(), padded.toArray(), atol: 1e-4, rtol: 1e-5, "log-probs")
+        for ((name, p), g) in zip(model.namedParameters(), packedGrads) {
+            expectClose(g, p.grad!.toArray(), atol: 1e-5, rtol: 1e-3, "gradient of \(name)")
         }
     }
 }

@@ -150,6 +150,11 @@ enum Backward {
                                       dOut: g.pointer, keyMask: keyMask.map { UnsafePointer($0.pointer) }, shape: shape,
                                       dq: dq.pointer, dk: dk.pointer, dv: dv.pointer)
             return [dq, dk, dv]
+        case let .packedAttention(q, k, v, output, lse, segments):
+            let dq = Tensor.empty(q.shape), dk = Tensor.empty(k.shape), dv = Tensor.empty(v.shape)
+            Kernels.attentionBackward(q: q.pointer, k: k.pointer, v: v.pointer, out: output.pointer, lse: lse.pointer,
+                                      dOut: g.pointer, segments: segments, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer)
+            return [dq, dk, dv]
         case let .matmul(a, b):
             return Backward.matmul(a: a, b: b, g: g, needs: needs)
         case let .linear(x, weight, hasBias):

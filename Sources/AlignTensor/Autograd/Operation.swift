@@ -47,6 +47,7 @@ enum Operation {
     // Transformer pieces.
     case rotary(table: RotaryTable, positions: [Int32], heads: Int, convention: Kernels.RotaryConvention)
     case attention(q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, keyMask: Tensor?, shape: AttentionShape)
+    case packedAttention(q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, segments: AttentionSegments)
     case matmul(a: Tensor, b: Tensor)
     case linear(x: Tensor, weight: Tensor, hasBias: Bool)
     case embedding(ids: [Int32], vocabulary: Int)

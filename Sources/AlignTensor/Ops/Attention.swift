@@ -25,3 +25,21 @@ extension Tensor {
         return record(out, op, inputs: [q, k, v])
     }
 }
+
+extension Tensor {
+    /// Causal attention over packed sequences: q (rows, heads·headDim), k and v
+    /// (rows, kvHeads·headDim), where consecutive blocks of `lengths` rows are separate sequences.
+    /// No padding is stored or computed; each sequence attends only within itself.
+    public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+                                       sequenceLengths lengths: [Int], scale: Float? = nil) -> Tensor {
+        let rows = lengths.reduce(0, +)
+        precondition(q.count % Swift.max(rows * heads, 1) == 0, "packed attention: \(q.shape) for \(rows) rows of \(heads) heads")
+        let headDim = q.count / Swift.max(rows * heads, 1)
+        let segments = AttentionSegments(lengths: lengths, heads: heads, kvHeads: kvHeads, headDim: headDim, scale: scale)
+        precondition(k.count == rows * kvHeads * headDim && v.count == k.count, "packed attention keys \(k.shape) / values \(v.shape)")
+        let out = Tensor.empty(q.shape), lse = Tensor.empty([rows * heads])
+        Kernels.attention(q: q.pointer, k: k.pointer, v: v.pointer, segments: segments, out: out.pointer, lse: lse.pointer)
+        let op = Operation.packedAttention(q: q.detached(), k: k.detached(), v: v.detached(), output: out, lse: lse, segments: segments)
+        return record(out, op, inputs: [q, k, v])
+    }
+}
