@@ -56,7 +56,7 @@ struct SampleCommand: ParsableCommand {
 
 /// `align judge`: scores sampled completions and writes preference pairs or KTO rows.
 struct JudgeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "judge", abstract: "Score completions (VADER) and write preference pairs or KTO rows.")
+    static let configuration = CommandConfiguration(commandName: "judge", abstract: "Score completions (VADER or a reward model) and write preference pairs or KTO rows.")
     @Option(help: "Samples from `align sample`: {prompt, completions}.") var input: String
     @Option(help: "vader (VADER compound of prompt + completion), or a reward-model folder saved by `align reward`.") var reward = "vader"
     @Option(help: "Output JSON Lines.") var output: String
