@@ -1,16 +1,27 @@
 import AlignKernels
 
 extension Tensor {
-    /// Sum over one axis; the axis is kept with length 1 when `keepingDimension` is true.
-    public func sum(axis: Int, keepingDimension: Bool = false) -> Tensor {
+    /// The bookkeeping every one-axis reduction shares: the output keeps `axis` with length 1 while
+    /// `compute(outer, n, inner, y)` fills it and names the op to record; the axis is dropped
+    /// afterwards unless `keepingDimension`.
+    private func reduce(axis: Int, keepingDimension: Bool,
+                        _ compute: (_ outer: Int, _ n: Int, _ inner: Int, _ y: Tensor, _ axis: Int) -> Operation) -> Tensor {
         let ax = self.axis(axis)
         let (outer, n, inner) = split(at: ax)
         var outShape = shape
         outShape[ax] = 1
         let y = Tensor.empty(outShape)
-        Kernels.sumAxis(pointer, y.pointer, outer: outer, n: n, inner: inner)
-        let r = Tensor.record(y, .sum(inputShape: shape, axis: ax), inputs: [self])
+        let op = compute(outer, n, inner, y, ax)
+        let r = Tensor.record(y, op, inputs: [self])
         return keepingDimension ? r : r.reshaped(outShape.enumerated().filter { $0.offset != ax }.map(\.element))
+    }
+
+    /// Sum over one axis; the axis is kept with length 1 when `keepingDimension` is true.
+    public func sum(axis: Int, keepingDimension: Bool = false) -> Tensor {
+        reduce(axis: axis, keepingDimension: keepingDimension) { outer, n, inner, y, ax in
+            Kernels.sumAxis(pointer, y.pointer, outer: outer, n: n, inner: inner)
+            return .sum(inputShape: shape, axis: ax)
+        }
     }
 
     /// Sum over several axes.
@@ -25,16 +36,12 @@ extension Tensor {
 
     /// Mean over one axis.
     public func mean(axis: Int, keepingDimension: Bool = false) -> Tensor {
-        let ax = self.axis(axis)
-        let (outer, n, inner) = split(at: ax)
-        var outShape = shape
-        outShape[ax] = 1
-        let y = Tensor.empty(outShape)
-        Kernels.sumAxis(pointer, y.pointer, outer: outer, n: n, inner: inner)
-        let inv = 1 / Float(n)
-        Kernels.map(y.pointer, y.pointer, count: y.count) { $0 * inv }
-        let r = Tensor.record(y, .mean(inputShape: shape, axis: ax), inputs: [self])
-        return keepingDimension ? r : r.reshaped(outShape.enumerated().filter { $0.offset != ax }.map(\.element))
+        reduce(axis: axis, keepingDimension: keepingDimension) { outer, n, inner, y, ax in
+            Kernels.sumAxis(pointer, y.pointer, outer: outer, n: n, inner: inner)
+            let inv = 1 / Float(n)
+            Kernels.map(y.pointer, y.pointer, count: y.count) { $0 * inv }
+            return .mean(inputShape: shape, axis: ax)
+        }
     }
 
     /// Mean over several axes.
@@ -49,17 +56,13 @@ extension Tensor {
 
     /// Maximum over one axis (the gradient goes to the first maximal element).
     public func max(axis: Int, keepingDimension: Bool = false) -> Tensor {
-        let ax = self.axis(axis)
-        let (outer, n, inner) = split(at: ax)
-        var outShape = shape
-        outShape[ax] = 1
-        let y = Tensor.empty(outShape)
-        var argmax = [Int32](repeating: 0, count: outer * inner)
-        argmax.withUnsafeMutableBufferPointer { am in
-            Kernels.maxAxis(pointer, y.pointer, argmax: am.baseAddress!, outer: outer, n: n, inner: inner)
+        reduce(axis: axis, keepingDimension: keepingDimension) { outer, n, inner, y, ax in
+            var argmax = [Int32](repeating: 0, count: outer * inner)
+            argmax.withUnsafeMutableBufferPointer { am in
+                Kernels.maxAxis(pointer, y.pointer, argmax: am.baseAddress!, outer: outer, n: n, inner: inner)
+            }
+            return .max(inputShape: shape, axis: ax, argmax: argmax)
         }
-        let r = Tensor.record(y, .max(inputShape: shape, axis: ax, argmax: argmax), inputs: [self])
-        return keepingDimension ? r : r.reshaped(outShape.enumerated().filter { $0.offset != ax }.map(\.element))
     }
 
     /// Sums over the axes along which `shape` was broadcast to reach this tensor's shape (no
