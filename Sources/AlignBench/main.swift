@@ -132,22 +132,38 @@ func benchGEMM(_ o: Options, peak: Double) {
 }
 
 func benchAttention(_ o: Options, peak: Double) {
-    print("\n## Causal attention (fused, GQA-capable), B=16 T=128 H=8 D=32")
+    print("\n## Causal attention (fused, GQA-capable), B=16 T=128 H=8 D=32; batched kernel (key-mask path) first")
     let (b, t, h, d) = (16, 128, 8, 32)
     let q = Parameter(Tensor.full([b, t, h * d], 0.01)), k = Parameter(Tensor.full([b, t, h * d], 0.02))
     let v = Parameter(Tensor.full([b, t, h * d], 0.03))
+    // An all-ones key mask selects the batched kernel (per-head GEMMs through BLAS), which serves
+    // left-padded batches; unmasked batches run the packed kernel timed below.
+    let ones = Tensor.full([b, t], 1)
     let fwd = bestTime(o.iterations) {
-        _ = withNoGrad { Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h) }
+        _ = withNoGrad { Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h, keyMask: ones) }
     }
     let seed = Tensor.full([b, t, h * d], 1)
     let both = bestTime(o.iterations) {
         q.zeroGrad(); k.zeroGrad(); v.zeroGrad()
-        Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h).backward(seed: seed)
+        Tensor.causalAttention(q: q.value, k: k.value, v: v.value, heads: h, kvHeads: h, keyMask: ones).backward(seed: seed)
     }
     let fwdFlops = 4 * Double(b * h * t * t * d), bwdFlops = 10 * Double(b * h * t * t * d)
     print("forward: \(fmt(fwd * 1000, 2)) ms, \(fmt(fwdFlops / fwd / 1e9)) GFLOP/s (\(fmt(fwdFlops / fwd / 1e9 / peak * 100))% of peak)")
     print("forward+backward: \(fmt(both * 1000, 2)) ms, \(fmt((fwdFlops + bwdFlops) / both / 1e9)) GFLOP/s (\(fmt((fwdFlops + bwdFlops) / both / 1e9 / peak * 100))% of peak)")
     print("tokens/s forward+backward: \(fmt(Double(b * t) / both, 0))")
+    // The same tokens as packed sequences: the tiled kernel that runs (group, head) tasks in
+    // parallel without BLAS, which training uses for packed rows and shared prompts.
+    let packing = SequencePacking(lengths: Array(repeating: t, count: b))
+    let flat = [q, k, v].map { Parameter($0.value.reshaped([b * t, h * d]).copy()) }
+    let packedFwd = bestTime(o.iterations) {
+        _ = withNoGrad { Tensor.causalAttention(q: flat[0].value, k: flat[1].value, v: flat[2].value, heads: h, kvHeads: h, packing: packing) }
+    }
+    let flatSeed = Tensor.full([b * t, h * d], 1)
+    let packedBoth = bestTime(o.iterations) {
+        for p in flat { p.zeroGrad() }
+        Tensor.causalAttention(q: flat[0].value, k: flat[1].value, v: flat[2].value, heads: h, kvHeads: h, packing: packing).backward(seed: flatSeed)
+    }
+    print("packed (tiled, no BLAS) forward: \(fmt(packedFwd * 1000, 2)) ms (\(fmt(fwd / packedFwd, 2))× the batched kernel); forward+backward: \(fmt(packedBoth * 1000, 2)) ms (\(fmt(both / packedBoth, 2))×), \(fmt((fwdFlops + bwdFlops) / packedBoth / 1e9)) GFLOP/s counted on full T×T (\(fmt((fwdFlops + bwdFlops) / packedBoth / 1e9 / peak * 100))% of peak)")
 }
 
 func benchLogSoftmax(_ o: Options) {

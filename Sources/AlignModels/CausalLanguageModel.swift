@@ -1,3 +1,4 @@
+import AlignKernels
 import AlignNN
 import AlignTensor
 
@@ -14,14 +15,20 @@ public protocol CausalLanguageModel: Module {
     func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]?, positions: [Int32]?) -> Tensor
     /// The LM head: logits (..., vocabulary) from hidden states (..., hidden).
     func logits(fromHidden h: Tensor) -> Tensor
-    /// Final hidden states (rows, hidden) for sequences packed end to end without padding
-    /// (`sequenceLengths` consecutive blocks of `ids`, positions restarting at 0 in each), or nil
-    /// when the model cannot attend within packed blocks (callers then pad).
-    func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor?
+    /// Final hidden states (rows, hidden) for rows packed without padding as `packing` lays them
+    /// out (independent sequences, or shared prefixes with branches continuing their positions),
+    /// or nil when the model cannot attend that way (callers then pad).
+    func packedHiddenStates(ids: [Int32], packing: SequencePacking) -> Tensor?
 }
 
 extension CausalLanguageModel {
-    public func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor? { nil }
+    public func packedHiddenStates(ids: [Int32], packing: SequencePacking) -> Tensor? { nil }
+
+    /// Hidden states of independent sequences packed end to end (`sequenceLengths` consecutive
+    /// blocks of `ids`, positions restarting at 0 in each), or nil when unsupported.
+    public func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor? {
+        packedHiddenStates(ids: ids, packing: SequencePacking(lengths: sequenceLengths))
+    }
 }
 
 extension CausalLanguageModel {

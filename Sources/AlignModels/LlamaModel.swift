@@ -92,16 +92,14 @@ public final class LlamaForCausalLM: Module {
         return norm(h)
     }
 
-    /// Hidden states of sequences packed without padding: each block of `sequenceLengths` rows
-    /// attends only within itself, positions restart at 0 per block. (rows, hidden).
-    public func packedHiddenStates(ids: [Int32], sequenceLengths: [Int]) -> Tensor? {
-        precondition(ids.count == sequenceLengths.reduce(0, +), "\(ids.count) ids for packed lengths summing to \(sequenceLengths.reduce(0, +))")
-        var positions: [Int32] = []
-        positions.reserveCapacity(ids.count)
-        for l in sequenceLengths { positions += (0..<l).map(Int32.init) }
+    /// Hidden states of rows packed without padding (rows, hidden): positions and attention follow
+    /// `packing` (independent sequences, or shared prefixes whose branches continue their positions).
+    public func packedHiddenStates(ids: [Int32], packing: SequencePacking) -> Tensor? {
+        precondition(ids.count == packing.rows, "\(ids.count) ids for a packing of \(packing.rows) rows")
+        let positions = packing.positions
         var h = embedTokens(ids, shape: [ids.count])
         for layer in layers {
-            h = layer(h, rotary: rotary, positions: positions, keyMask: nil, sequenceLengths: sequenceLengths)
+            h = layer(h, rotary: rotary, positions: positions, keyMask: nil, packing: packing)
         }
         return norm(h)
     }

@@ -25,13 +25,14 @@ public final class CausalSelfAttention: Module {
     }
 
     /// x (batch, seq, hidden) → (batch, seq, hidden). `positions` has one id per token. With
-    /// `sequenceLengths`, x is packed (rows, hidden) and each block of rows attends only to itself.
+    /// `packing`, x is packed (rows, hidden) without padding and rows attend as the packing says
+    /// (separate sequences, or shared prefixes with branches).
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
-                               sequenceLengths: [Int]? = nil) -> Tensor {
+                               packing: SequencePacking? = nil) -> Tensor {
         let q = qProj(x).rotary(rotary, positions: positions, heads: heads)
         let k = kProj(x).rotary(rotary, positions: positions, heads: kvHeads)
         let v = vProj(x)
-        let a = sequenceLengths.map { Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, sequenceLengths: $0) }
+        let a = packing.map { Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, packing: $0) }
             ?? Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask)
         return oProj(a)
     }
@@ -91,9 +92,9 @@ public final class DecoderLayer: Module {
     }
 
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
-                               sequenceLengths: [Int]? = nil) -> Tensor {
+                               packing: SequencePacking? = nil) -> Tensor {
         let h = x + selfAttention(inputLayerNorm(x), rotary: rotary, positions: positions, keyMask: keyMask,
-                                  sequenceLengths: sequenceLengths)
+                                  packing: packing)
         return h + mlp(postAttentionLayerNorm(h))
     }
 

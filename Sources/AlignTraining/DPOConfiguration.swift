@@ -17,6 +17,9 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
     public var precomputeRefLogProbs: Bool = false
     /// Skip malformed data rows (counted) instead of stopping.
     public var skipBadRows: Bool = false
+    /// Compute each pair's prompt once for its chosen and rejected completions (both attend to
+    /// one copy; same results up to rounding). TRL runs the prompt twice.
+    public var sharePrompt: Bool = true
 
     public init() {
         training.learningRate = 1e-6
@@ -37,6 +40,7 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
     enum DataKeys: String, CodingKey, CaseIterable {
         case maxLength = "max_length", maxPromptLength = "max_prompt_length", truncationMode = "truncation_mode"
         case tokenization, precomputeRefLogProbs = "precompute_ref_log_probs", skipBadRows = "skip_bad_rows"
+        case sharePrompt = "share_prompt"
     }
 
     public init(from decoder: Decoder) throws {
@@ -70,6 +74,7 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
         tokenization = try d.decodeIfPresent(String.self, forKey: .tokenization) ?? tokenization
         precomputeRefLogProbs = try d.decodeIfPresent(Bool.self, forKey: .precomputeRefLogProbs) ?? precomputeRefLogProbs
         skipBadRows = try d.decodeIfPresent(Bool.self, forKey: .skipBadRows) ?? skipBadRows
+        sharePrompt = try d.decodeIfPresent(Bool.self, forKey: .sharePrompt) ?? sharePrompt
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -89,6 +94,7 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
         try d.encode(tokenization, forKey: .tokenization)
         try d.encode(precomputeRefLogProbs, forKey: .precomputeRefLogProbs)
         try d.encode(skipBadRows, forKey: .skipBadRows)
+        try d.encode(sharePrompt, forKey: .sharePrompt)
     }
 
     /// Sets the loss terms from TRL names and optional weights (default 1 each).

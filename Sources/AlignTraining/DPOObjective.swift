@@ -6,8 +6,14 @@ import AlignTensor
 /// log-probs, and TRL's metrics.
 public struct DPOObjective: Sendable {
     public var loss: PreferenceLossConfiguration
+    /// Compute each pair's common prompt once for chosen and rejected (see
+    /// ``SequenceLogProbs/compute(model:rows:statistics:sharingPairPrefixes:)``).
+    public var sharePrompt: Bool
 
-    public init(loss: PreferenceLossConfiguration) { self.loss = loss }
+    public init(loss: PreferenceLossConfiguration, sharePrompt: Bool = true) {
+        self.loss = loss
+        self.sharePrompt = sharePrompt
+    }
 
     /// Reference log-probs for a batch's pairs, (B) each.
     public struct ReferenceLogProbs: Sendable {
@@ -16,8 +22,8 @@ public struct DPOObjective: Sendable {
     }
 
     /// The reference model's log-probs for `batch` (2B rows: chosen then rejected), no graph.
-    public static func referenceLogProbs(model: some CausalLanguageModel, batch: TokenRows) -> ReferenceLogProbs {
-        let logps = withNoGrad { SequenceLogProbs.compute(model: model, rows: batch).logps }.toArray()
+    public static func referenceLogProbs(model: some CausalLanguageModel, batch: TokenRows, sharePrompt: Bool = true) -> ReferenceLogProbs {
+        let logps = withNoGrad { SequenceLogProbs.compute(model: model, rows: batch, sharingPairPrefixes: sharePrompt).logps }.toArray()
         let b = batch.rows / 2
         return ReferenceLogProbs(chosen: Array(logps[0..<b]), rejected: Array(logps[b...]))
     }
@@ -30,7 +36,7 @@ public struct DPOObjective: Sendable {
                          sftTokenCount: Float? = nil, scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
         precondition(batch.rows % 2 == 0, "a preference batch has chosen and rejected rows")
         let b = batch.rows / 2
-        let (logps, stats) = SequenceLogProbs.compute(model: policy, rows: batch, statistics: true)
+        let (logps, stats) = SequenceLogProbs.compute(model: policy, rows: batch, statistics: true, sharingPairPrefixes: sharePrompt)
         let lengths = batch.completionLengths
         let lp = PreferenceLogProbs(
             policyChosen: logps.slice(axis: 0, start: 0, length: b), policyRejected: logps.slice(axis: 0, start: b, length: b),

@@ -47,7 +47,7 @@ public final class DPOTrainer: TrainingObjective {
         self.evalPairs = evalPairs
         self.collator = PreferenceCollator(padID: padID, maxLength: configuration.maxLength,
                                            truncationMode: configuration.truncationMode == "keep_end" ? .keepEnd : .keepStart)
-        self.objective = DPOObjective(loss: configuration.loss)
+        self.objective = DPOObjective(loss: configuration.loss, sharePrompt: configuration.sharePrompt)
         self.saveModelHandler = saveModel
     }
 
@@ -93,7 +93,7 @@ public final class DPOTrainer: TrainingObjective {
             var chosen: [Float] = [], rejected: [Float] = []
             for start in stride(from: 0, to: pairs.count, by: configuration.training.batchSize) {
                 let slice = pairs[start..<min(start + configuration.training.batchSize, pairs.count)]
-                let r = DPOObjective.referenceLogProbs(model: model, batch: rows(collator.collate(slice)))
+                let r = DPOObjective.referenceLogProbs(model: model, batch: rows(collator.collate(slice)), sharePrompt: objective.sharePrompt)
                 chosen += r.chosen; rejected += r.rejected
             }
             if let key, let (cache, _) = referenceCache { try cache.save(key: key, chosen: chosen, rejected: rejected) }
@@ -113,7 +113,7 @@ public final class DPOTrainer: TrainingObjective {
             return .init(chosen: examples.map { pre.chosen[$0] }, rejected: examples.map { pre.rejected[$0] })
         }
         guard let reference else { return nil }
-        return DPOObjective.referenceLogProbs(model: reference, batch: batch)
+        return DPOObjective.referenceLogProbs(model: reference, batch: batch, sharePrompt: objective.sharePrompt)
     }
 
     public func trainingLoss(examples: [Int], stepExamples: [Int], scale: Float) throws -> (loss: Tensor, metrics: StepMetrics) {

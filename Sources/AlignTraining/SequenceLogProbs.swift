@@ -48,33 +48,85 @@ public struct TokenStatistics: Sendable {
 /// LM head: hidden states at those positions are gathered first, so prompt and padding tokens
 /// cost no (·, vocabulary) logits at all.
 public enum SequenceLogProbs {
+    /// Where row r's position t lives among the computed hidden states: positions below
+    /// `prefix` at `prefixStart + t`, later ones at `restStart + t − prefix`.
+    struct RowPlacement {
+        var prefixStart: Int, prefix: Int, restStart: Int
+        func hiddenRow(_ t: Int) -> Int { t < prefix ? prefixStart + t : restStart + t - prefix }
+    }
+
+    /// Real (non-padding) tokens of each row.
+    static func rowLengths(_ batch: TokenRows) -> [Int] {
+        (0..<batch.rows).map { r in Int(batch.attentionMask[(r * batch.length)..<((r + 1) * batch.length)].reduce(0, +)) }
+    }
+
+    /// The packed layout of right-padded rows: the ids with padding dropped (and each pair's
+    /// common start kept once when sharing), how they attend, and where each row's positions went.
+    static func packedLayout(_ batch: TokenRows, sharingPairPrefixes: Bool)
+        -> (ids: [Int32], packing: SequencePacking, placement: [RowPlacement])
+    {
+        let (rows, length) = (batch.rows, batch.length)
+        let lengths = rowLengths(batch)
+        var packed: [Int32] = []
+        packed.reserveCapacity(lengths.reduce(0, +))
+        var placement = [RowPlacement](repeating: RowPlacement(prefixStart: 0, prefix: 0, restStart: 0), count: rows)
+        func row(_ r: Int, _ range: Range<Int>) -> ArraySlice<Int32> {
+            batch.ids[(r * length + range.lowerBound)..<(r * length + range.upperBound)]
+        }
+        guard sharingPairPrefixes && rows % 2 == 0 else {
+            for r in 0..<rows {
+                placement[r] = RowPlacement(prefixStart: packed.count, prefix: lengths[r], restStart: 0)
+                packed += row(r, 0..<lengths[r])
+            }
+            return (packed, SequencePacking(lengths: lengths), placement)
+        }
+        let pairs = rows / 2
+        var prefixes: [Int] = [], branches: [[Int]] = []
+        for i in 0..<pairs {
+            let (a, b) = (i, pairs + i)
+            var common = 0
+            while common < Swift.min(lengths[a], lengths[b]) && batch.ids[a * length + common] == batch.ids[b * length + common] {
+                common += 1
+            }
+            // (prompt + chosen tail) then the rejected tail: the group's prefix and two branches.
+            let start = packed.count
+            packed += row(a, 0..<lengths[a])
+            packed += row(b, common..<lengths[b])
+            placement[a] = RowPlacement(prefixStart: start, prefix: common, restStart: start + common)
+            placement[b] = RowPlacement(prefixStart: start, prefix: common, restStart: start + lengths[a])
+            prefixes.append(common)
+            branches.append([lengths[a] - common, lengths[b] - common])
+        }
+        return (packed, SequencePacking(prefixes: prefixes, branches: branches), placement)
+    }
+
     /// log π(completion | prompt) summed per row, (rows), differentiable through the model;
     /// with `statistics`, also the token statistics (computed without gradient).
-    public static func compute(model: some CausalLanguageModel, rows batch: TokenRows, statistics: Bool = false)
+    ///
+    /// Right-padded rows are packed end to end when the model supports it, so no position of
+    /// padding is ever computed. With `sharingPairPrefixes`, rows r and r + rows/2 are a pair (a
+    /// preference batch's chosen and rejected) and the tokens they start with in common (the
+    /// prompt, usually) are computed once: both continuations attend to that one copy, and
+    /// gradients from both flow back into it. The results are the same as computing each row
+    /// separately, up to float rounding.
+    public static func compute(model: some CausalLanguageModel, rows batch: TokenRows, statistics: Bool = false,
+                               sharingPairPrefixes: Bool = false)
         -> (logps: Tensor, statistics: TokenStatistics?)
     {
         let (rows, length) = (batch.rows, batch.length)
-        // Right-padded rows are packed end to end when the model supports it, so no position of
-        // padding is ever computed; `rowStart[r]` is where row r's tokens begin in the packing.
         var hidden: Tensor?
-        var rowStart = (0..<rows).map { $0 * length }
+        var placement = (0..<rows).map { RowPlacement(prefixStart: $0 * length, prefix: length, restStart: 0) }
         if !batch.hasLeftPadding {
-            let lengths = (0..<rows).map { r in Int(batch.attentionMask[(r * length)..<((r + 1) * length)].reduce(0, +)) }
-            var packed: [Int32] = []
-            packed.reserveCapacity(lengths.reduce(0, +))
-            var at = 0
-            for r in 0..<rows {
-                rowStart[r] = at
-                packed += batch.ids[(r * length)..<(r * length + lengths[r])]
-                at += lengths[r]
+            let layout = packedLayout(batch, sharingPairPrefixes: sharingPairPrefixes)
+            if layout.packing.rows > 0, let h = model.packedHiddenStates(ids: layout.ids, packing: layout.packing) {
+                hidden = h
+                placement = layout.placement
             }
-            hidden = model.packedHiddenStates(ids: packed, sequenceLengths: lengths)
-            if hidden == nil { rowStart = (0..<rows).map { $0 * length } }
         }
         var gather: [Int32] = [], targets: [Int32] = [], segment: [Int] = []
         for r in 0..<rows {
             for t in 0..<(length - 1) where batch.completionMask[r * length + t + 1] != 0 {
-                gather.append(Int32(rowStart[r] + t))
+                gather.append(Int32(placement[r].hiddenRow(t)))
                 targets.append(batch.ids[r * length + t + 1])
                 segment.append(r)
             }

@@ -3,7 +3,7 @@ import AlignNN
 import AlignModels
 import AlignOptim
 import AlignTensor
-import AlignTraining
+@testable import AlignTraining
 import Foundation
 import Testing
 import TestSupport
@@ -95,5 +95,27 @@ import TestSupport
         for ((name, p), g) in zip(model.namedParameters(), packedGrads) {
             expectClose(g, p.grad!.toArray(), atol: 1e-5, rtol: 1e-3, "gradient of \(name)")
         }
+    }
+
+    /// Sharing each pair's prompt (computed once, attended to by both completions) gives the
+    /// padded computation's log-probs and gradients, and really computes fewer rows.
+    @Test func sharedPromptEqualsPadded() throws {
+        let model = try DPOStepTests.model("llama")
+        let rows = try DPOStepTests.batch()
+        let weights = randomTensor([rows.rows], seed: 7, low: 0.5, high: 1.5)
+        let shared = SequenceLogProbs.compute(model: model, rows: rows, sharingPairPrefixes: true).logps
+        (shared * weights).sum().backward()
+        let sharedGrads = model.namedParameters().map { $0.parameter.grad!.toArray() }
+        model.zeroGrad()
+        let padded = SequenceLogProbs.compute(model: PaddedOnly(model), rows: rows).logps
+        (padded * weights).sum().backward()
+        expectClose(shared.toArray(), padded.toArray(), atol: 1e-4, rtol: 1e-5, "log-probs")
+        for ((name, p), g) in zip(model.namedParameters(), sharedGrads) {
+            expectClose(g, p.grad!.toArray(), atol: 1e-5, rtol: 1e-3, "gradient of \(name)")
+        }
+        let layout = SequenceLogProbs.packedLayout(rows, sharingPairPrefixes: true)
+        let unshared = SequenceLogProbs.packedLayout(rows, sharingPairPrefixes: false)
+        #expect(layout.packing.groups.allSatisfy { $0.prefix > 0 && $0.branches.count == 2 })
+        #expect(layout.ids.count < unshared.ids.count, "\(layout.ids.count) rows shared vs \(unshared.ids.count)")
     }
 }

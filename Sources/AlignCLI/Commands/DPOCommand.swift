@@ -36,6 +36,8 @@ struct DPOCommand: ParsableCommand {
     @Flag(help: "Compute reference log-probs once before training (cached, keyed by weights, data and settings).")
     var precomputeRef = false
     @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
+    @Flag(inversion: .prefixedNo, help: "Compute each pair's prompt once for chosen and rejected (default on; TRL runs it twice).")
+    var sharePrompt: Bool?
     @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
     func extraOverrides() -> [String: Any] {
@@ -53,6 +55,7 @@ struct DPOCommand: ParsableCommand {
         if let tokenization { o["tokenization"] = tokenization }
         if precomputeRef { o["precompute_ref_log_probs"] = true }
         if skipBadRows { o["skip_bad_rows"] = true }
+        if let sharePrompt { o["share_prompt"] = sharePrompt }
         return o
     }
 
