@@ -1,9 +1,9 @@
 // align-bench: Align's performance, always as a ratio against a baseline measured in the same run
 // (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
 //
-//   align-bench [--threads N] [--iterations N] [gemm] [attention] [logsoftmax] [llama]
+//   align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]
 //
-// With no section names every section runs.
+// With no section names every section runs; `peak` alone prints only the SGEMM peak.
 import AlignKernels
 import AlignModels
 import AlignNN
@@ -29,7 +29,7 @@ func parseOptions() -> Options {
         case "--iterations": o.iterations = Int(args.next() ?? "") ?? o.iterations
         case "--skip-peak": o.skipPeak = true
         case "-h", "--help":
-            print("usage: align-bench [--threads N] [--iterations N] [gemm] [attention] [logsoftmax] [llama]")
+            print("usage: align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]")
             exit(0)
         default: o.sections.insert(a)
         }

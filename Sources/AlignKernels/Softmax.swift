@@ -152,15 +152,29 @@ extension Kernels {
             for r in start..<end {
                 let row = x + r * n
                 let m = rowMax(row, n)
-                let total = rowSumExp(row, n, shift: m)
-                var weighted: Double = 0
-                var argmax = 0
-                for i in 0..<n {
-                    weighted += Double(Foundation.exp(row[i] - m)) * Double(row[i])
-                    if row[i] > row[argmax] { argmax = i }
+                // One vectorised pass for Σ eˣ⁻ᵐ, Σ eˣ⁻ᵐ·x and Σ x (eight lanes of partial sums).
+                let shift = SIMD8<Float>(repeating: m)
+                var total8 = SIMD8<Float>(), weighted8 = SIMD8<Float>(), sum8 = SIMD8<Float>()
+                var i = 0
+                while i + 8 <= n {
+                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let e = VectorMath.exp(v - shift)
+                    total8 += e
+                    weighted8.addProduct(e, v)
+                    sum8 += v
+                    i += 8
                 }
-                meanLogit[r] = Float(sum(row, count: n) / Double(n))
-                entropy[r] = Float(Double(m) + Foundation.log(Double(total)) - weighted / Double(total))
+                var total = Double(total8.sum()), weighted = Double(weighted8.sum()), plain = Double(sum8.sum())
+                while i < n {
+                    let e = Double(Foundation.exp(row[i] - m))
+                    total += e; weighted += e * Double(row[i]); plain += Double(row[i])
+                    i += 1
+                }
+                // The first maximal entry, as torch.argmax picks it.
+                var argmax = 0
+                while argmax < n - 1 && row[argmax] != m { argmax += 1 }
+                meanLogit[r] = Float(plain / Double(n))
+                entropy[r] = Float(Double(m) + Foundation.log(total) - weighted / total)
                 isTop1[r] = Int32(argmax) == targets[r] ? 1 : 0
             }
         }

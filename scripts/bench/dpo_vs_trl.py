@@ -7,8 +7,13 @@ Run from the repository root after `swift build -c release`:
     python3 scripts/bench/dpo_vs_trl.py --threads 2 --steps 6 [--model small|smollm2|both]
 
 It prints one Markdown table row per (implementation, model) with seconds per step (the first
-step excluded as warm-up), tokens per second, peak RSS, and Align's speed-up over TRL. Python is
-used only here, never by the build or the tests.
+step excluded as warm-up), tokens per second, peak RSS, Align's speed-up over TRL, and the
+fraction of this machine's SGEMM peak (`align-bench peak`, measured in the same run) that Align's
+step reaches. The FLOPs counted are the ones Align performs: 8·(non-embedding parameters) per
+computed token (policy forward+backward 6, reference forward 2; a shared prompt counted once) plus
+8·vocabulary·hidden per scored completion token for the LM head; attention is left out (a few per
+cent at this length), so the fraction is a slight underestimate. Python is used only here, never by
+the build or the tests.
 """
 import argparse, json, os, random, resource, subprocess, sys, time, tempfile, pathlib
 
@@ -115,6 +120,34 @@ def run_align(model_dir, data, steps, threads):
             "rss_mb": max(rss, before) / 1024}
 
 
+def sgemm_peak(threads):
+    out = subprocess.run([str(ROOT / ".build/release/align-bench"), "--threads", str(threads), "peak"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.split("SGEMM peak (cblas_sgemm 2048³):")[1].split()[0])
+
+
+def align_flops_per_step(model_dir, data, steps):
+    """FLOPs of one Align DPO step averaged over steps 2..N (8 pairs each, in file order)."""
+    from transformers import AutoConfig, AutoTokenizer
+    cfg = AutoConfig.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    h, inter, layers, vocab = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, cfg.vocab_size
+    kv = h * cfg.num_key_value_heads // cfg.num_attention_heads
+    body = layers * (2 * h * h + 2 * h * kv + 3 * h * inter)
+    pairs = [json.loads(l) for l in open(data)][8:8 * steps]
+    total = 0
+    for p in pairs:
+        prompt = tok(p["prompt"])["input_ids"]
+        full = [tok(p["prompt"] + p[k])["input_ids"][:255] + [tok.eos_token_id] for k in ("chosen", "rejected")]
+        common = 0
+        while common < min(map(len, full)) and full[0][common] == full[1][common]:
+            common += 1
+        computed = len(full[0]) + len(full[1]) - common
+        scored = sum(len(f) - len(prompt) for f in full)
+        total += 8 * body * computed + 8 * vocab * h * scored
+    return total / (steps - 1)
+
+
 def summarise(name, model, r, steps):
     times = r["step_times"][1:] or r["step_times"]
     per_step = sum(times) / len(times)
@@ -137,12 +170,15 @@ def main():
             make_model(folder, kind)
         data = work / f"{kind}-pairs.jsonl"
         make_data(data, folder)
+        peak = sgemm_peak(args.threads)
         a = summarise("Align", kind, run_align(folder, data, args.steps, args.threads), args.steps)
         t = summarise("TRL", kind, run_trl(folder, data, args.steps, args.threads), args.steps)
         rows += [a, t]
         print(f"| {kind} | Align | {a['s_per_step']:.2f} | {a['tokens_per_s']:.0f} | {a['rss_mb']:.0f} |", flush=True)
         print(f"| {kind} | TRL {__import__('trl').__version__} | {t['s_per_step']:.2f} | {t['tokens_per_s']:.0f} | {t['rss_mb']:.0f} |", flush=True)
         print(f"speed-up ({kind}): {t['s_per_step'] / a['s_per_step']:.2f}x; memory ratio Align/TRL: {a['rss_mb'] / t['rss_mb']:.2f}", flush=True)
+        gflops = align_flops_per_step(folder, data, args.steps) / a["s_per_step"] / 1e9
+        print(f"Align: {gflops:.1f} GFLOP/s = {100 * gflops / peak:.1f}% of the SGEMM peak ({peak:.1f} GFLOP/s, {args.threads} threads, this run)", flush=True)
     print(json.dumps(rows))
 
 
