@@ -82,14 +82,7 @@ extension Kernels {
                     l = m + Foundation.log(rowSumExp(r, n, shift: m))
                     lse?[bh * T + t] = l
                 }
-                let shift = SIMD8<Float>(repeating: l)
-                var j = 0
-                while j + 8 <= n {
-                    let v = VectorMath.exp(UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self) - shift)
-                    UnsafeMutableRawPointer(r + j).storeBytes(of: v, as: SIMD8<Float>.self)
-                    j += 8
-                }
-                while j < n { r[j] = r[j] == -.infinity ? 0 : Foundation.exp(r[j] - l); j += 1 }
+                exponentiate(r, n, minus: l)
                 if n < T { (r + n).update(repeating: 0, count: T - n) }
             }
         }

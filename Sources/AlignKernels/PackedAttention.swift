@@ -167,15 +167,25 @@ extension Kernels {
                 l = m + Foundation.log(rowSumExp(r, n, shift: m))
                 lse![i * lseStride] = l
             }
-            let shift = SIMD8<Float>(repeating: l)
-            var j = 0
-            while j + 8 <= n {
-                let v = VectorMath.exp(UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self) - shift)
-                UnsafeMutableRawPointer(r + j).storeBytes(of: v, as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < n { r[j] = Foundation.exp(r[j] - l); j += 1 }
+            exponentiate(r, n, minus: l)
             if n < width { (r + n).update(repeating: 0, count: width - n) }
+        }
+    }
+
+    /// Runs `body(group, kvHead, scratch)` for every (group, key/value head) pair in parallel, with
+    /// scratch sized for the group's longest part (groups with no rows are skipped).
+    static func forEachAttentionTask(_ s: AttentionSegments, backward: Bool,
+                                     _ body: (SequencePacking.Group, Int, AttentionScratch) -> Void) {
+        let groups = s.packing.groups
+        parallelFor(groups.count * s.kvHeads) { start, end in
+            for task in start..<end {
+                let g = groups[task / s.kvHeads]
+                let maxKeys = g.prefix + (g.branches.max() ?? 0)
+                if maxKeys == 0 { continue }
+                let w = AttentionScratch(headDim: s.headDim, maxKeys: maxKeys, backward: backward)
+                body(g, task % s.kvHeads, w)
+                w.free()
+            }
         }
     }
 
@@ -186,41 +196,32 @@ extension Kernels {
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  segments s: AttentionSegments, out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
         let d = s.headDim, qRow = s.heads * d, kvRow = s.kvHeads * d, group = s.heads / s.kvHeads
-        let groups = s.packing.groups
-        let tasks = groups.count * s.kvHeads
-        parallelFor(tasks) { start, end in
-            for task in start..<end {
-                let g = groups[task / s.kvHeads], kvh = task % s.kvHeads
-                let maxKeys = g.prefix + (g.branches.max() ?? 0)
-                if maxKeys == 0 { continue }
-                let w = AttentionScratch(headDim: d, maxKeys: maxKeys, backward: false)
-                defer { w.free() }
-                for part in s.packing.parts(g) where part.count > 0 {
-                    gatherKeys(k, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
-                               partStart: part.start, count: part.count, t: w.kT, keysPad: w.keysPad, r: nil, dPad: w.dPad)
-                    gatherKeys(v, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
-                               partStart: part.start, count: part.count, t: nil, keysPad: w.keysPad, r: w.vRows, dPad: w.dPad)
-                    for h in (kvh * group)..<((kvh + 1) * group) {
-                        var i0 = 0
-                        while i0 < part.count {
-                            let rows = Swift.min(AttentionScratch.block, part.count - i0)
-                            let visible = part.visiblePrefix + i0 + rows, width = (visible + 7) / 8 * 8
-                            for i in 0..<rows {
-                                (w.qBlock + i * w.dPad).update(from: q + (part.start + i0 + i) * qRow + h * d, count: d)
-                            }
-                            // S (rows, width) = scale · Q_block Kᵀ
-                            tileProduct(m: rows, n: width, k: d, alpha: s.scale, a: w.qBlock, aRow: w.dPad, aColumn: 1,
-                                        b: w.kT, ldb: w.keysPad, c: w.p, ldc: w.keysPad)
-                            blockSoftmax(w.p, ld: w.keysPad, rows: rows, width: width, first: i0, visiblePrefix: part.visiblePrefix,
-                                         lse: lse + (part.start + i0) * s.heads + h, lseStride: s.heads, storedLSE: nil)
-                            // O_block (rows, dPad) = P V
-                            tileProduct(m: rows, n: w.dPad, k: visible, a: w.p, aRow: w.keysPad, aColumn: 1,
-                                        b: w.vRows, ldb: w.dPad, c: w.oBlock, ldc: w.dPad)
-                            for i in 0..<rows {
-                                (out + (part.start + i0 + i) * qRow + h * d).update(from: w.oBlock + i * w.dPad, count: d)
-                            }
-                            i0 += rows
+        forEachAttentionTask(s, backward: false) { g, kvh, w in
+            for part in s.packing.parts(g) where part.count > 0 {
+                gatherKeys(k, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
+                           partStart: part.start, count: part.count, t: w.kT, keysPad: w.keysPad, r: nil, dPad: w.dPad)
+                gatherKeys(v, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
+                           partStart: part.start, count: part.count, t: nil, keysPad: w.keysPad, r: w.vRows, dPad: w.dPad)
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    var i0 = 0
+                    while i0 < part.count {
+                        let rows = Swift.min(AttentionScratch.block, part.count - i0)
+                        let visible = part.visiblePrefix + i0 + rows, width = (visible + 7) / 8 * 8
+                        for i in 0..<rows {
+                            (w.qBlock + i * w.dPad).update(from: q + (part.start + i0 + i) * qRow + h * d, count: d)
                         }
+                        // S (rows, width) = scale · Q_block Kᵀ
+                        tileProduct(m: rows, n: width, k: d, alpha: s.scale, a: w.qBlock, aRow: w.dPad, aColumn: 1,
+                                    b: w.kT, ldb: w.keysPad, c: w.p, ldc: w.keysPad)
+                        blockSoftmax(w.p, ld: w.keysPad, rows: rows, width: width, first: i0, visiblePrefix: part.visiblePrefix,
+                                     lse: lse + (part.start + i0) * s.heads + h, lseStride: s.heads, storedLSE: nil)
+                        // O_block (rows, dPad) = P V
+                        tileProduct(m: rows, n: w.dPad, k: visible, a: w.p, aRow: w.keysPad, aColumn: 1,
+                                    b: w.vRows, ldb: w.dPad, c: w.oBlock, ldc: w.dPad)
+                        for i in 0..<rows {
+                            (out + (part.start + i0 + i) * qRow + h * d).update(from: w.oBlock + i * w.dPad, count: d)
+                        }
+                        i0 += rows
                     }
                 }
             }
@@ -234,85 +235,76 @@ extension Kernels {
                                          segments s: AttentionSegments,
                                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
         let d = s.headDim, qRow = s.heads * d, kvRow = s.kvHeads * d, group = s.heads / s.kvHeads
-        let groups = s.packing.groups
-        let tasks = groups.count * s.kvHeads
-        parallelFor(tasks) { start, end in
-            for task in start..<end {
-                let g = groups[task / s.kvHeads], kvh = task % s.kvHeads
-                // This task owns dK and dV of its group's rows for this key/value head.
-                for r in g.start..<(g.start + g.rows) {
-                    (dk + r * kvRow + kvh * d).update(repeating: 0, count: d)
-                    (dv + r * kvRow + kvh * d).update(repeating: 0, count: d)
-                }
-                let maxKeys = g.prefix + (g.branches.max() ?? 0)
-                if maxKeys == 0 { continue }
-                let w = AttentionScratch(headDim: d, maxKeys: maxKeys, backward: true)
-                defer { w.free() }
-                for part in s.packing.parts(g) where part.count > 0 {
-                    let keys = part.visiblePrefix + part.count
-                    gatherKeys(k, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
-                               partStart: part.start, count: part.count, t: w.kT, keysPad: w.keysPad, r: w.kRows, dPad: w.dPad)
-                    gatherKeys(v, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
-                               partStart: part.start, count: part.count, t: w.vT, keysPad: w.keysPad, r: w.vRows, dPad: w.dPad)
-                    w.dK.update(repeating: 0, count: keys * w.dPad)
-                    w.dV.update(repeating: 0, count: keys * w.dPad)
-                    for h in (kvh * group)..<((kvh + 1) * group) {
-                        var i0 = 0
-                        while i0 < part.count {
-                            let rows = Swift.min(AttentionScratch.block, part.count - i0)
-                            let visible = part.visiblePrefix + i0 + rows, width = (visible + 7) / 8 * 8
-                            let delta = w.delta
-                            for i in 0..<rows {
-                                let row = part.start + i0 + i
-                                (w.qBlock + i * w.dPad).update(from: q + row * qRow + h * d, count: d)
-                                (w.gBlock + i * w.dPad).update(from: dOut + row * qRow + h * d, count: d)
-                                // δ_i = Σ_d dO ⊙ O: the softmax backward's row term.
-                                let o = out + row * qRow + h * d, gr = dOut + row * qRow + h * d
-                                var acc: Float = 0
-                                for j in 0..<d { acc += o[j] * gr[j] }
-                                delta[i] = acc
-                            }
-                            // P (rows, width) rebuilt from the saved log Σ exp.
-                            tileProduct(m: rows, n: width, k: d, alpha: s.scale, a: w.qBlock, aRow: w.dPad, aColumn: 1,
-                                        b: w.kT, ldb: w.keysPad, c: w.p, ldc: w.keysPad)
-                            blockSoftmax(w.p, ld: w.keysPad, rows: rows, width: width, first: i0, visiblePrefix: part.visiblePrefix,
-                                         lse: nil, lseStride: s.heads, storedLSE: lse + (part.start + i0) * s.heads + h)
-                            // dP (rows, width) = dO Vᵀ
-                            tileProduct(m: rows, n: width, k: d, a: w.gBlock, aRow: w.dPad, aColumn: 1,
-                                        b: w.vT, ldb: w.keysPad, c: w.dP, ldc: w.keysPad)
-                            // dS = P ⊙ (dP − δ), in place in dP; zero where P is (masked keys).
-                            for i in 0..<rows {
-                                let pr = w.p + i * w.keysPad, dr = w.dP + i * w.keysPad
-                                let dl = SIMD8<Float>(repeating: delta[i])
-                                var j = 0
-                                while j < width {
-                                    let pv = UnsafeRawPointer(pr + j).loadUnaligned(as: SIMD8<Float>.self)
-                                    let gv = UnsafeRawPointer(dr + j).loadUnaligned(as: SIMD8<Float>.self)
-                                    UnsafeMutableRawPointer(dr + j).storeBytes(of: pv * (gv - dl), as: SIMD8<Float>.self)
-                                    j += 8
-                                }
-                            }
-                            // dV_visible += Pᵀ dO_block ; dK_visible += scale · dSᵀ Q_block
-                            tileProduct(m: visible, n: w.dPad, k: rows, a: w.p, aRow: 1, aColumn: w.keysPad,
-                                        b: w.gBlock, ldb: w.dPad, c: w.dV, ldc: w.dPad, accumulate: true)
-                            tileProduct(m: visible, n: w.dPad, k: rows, alpha: s.scale, a: w.dP, aRow: 1, aColumn: w.keysPad,
-                                        b: w.qBlock, ldb: w.dPad, c: w.dK, ldc: w.dPad, accumulate: true)
-                            // dQ_block = scale · dS K_visible
-                            tileProduct(m: rows, n: w.dPad, k: visible, alpha: s.scale, a: w.dP, aRow: w.keysPad, aColumn: 1,
-                                        b: w.kRows, ldb: w.dPad, c: w.oBlock, ldc: w.dPad)
-                            for i in 0..<rows {
-                                (dq + (part.start + i0 + i) * qRow + h * d).update(from: w.oBlock + i * w.dPad, count: d)
-                            }
-                            i0 += rows
+        forEachAttentionTask(s, backward: true) { g, kvh, w in
+            // This task owns dK and dV of its group's rows for this key/value head.
+            for r in g.start..<(g.start + g.rows) {
+                (dk + r * kvRow + kvh * d).update(repeating: 0, count: d)
+                (dv + r * kvRow + kvh * d).update(repeating: 0, count: d)
+            }
+            for part in s.packing.parts(g) where part.count > 0 {
+                let keys = part.visiblePrefix + part.count
+                gatherKeys(k, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
+                           partStart: part.start, count: part.count, t: w.kT, keysPad: w.keysPad, r: w.kRows, dPad: w.dPad)
+                gatherKeys(v, rowStride: kvRow, column: kvh * d, headDim: d, prefixStart: g.start, prefix: part.visiblePrefix,
+                           partStart: part.start, count: part.count, t: w.vT, keysPad: w.keysPad, r: w.vRows, dPad: w.dPad)
+                w.dK.update(repeating: 0, count: keys * w.dPad)
+                w.dV.update(repeating: 0, count: keys * w.dPad)
+                for h in (kvh * group)..<((kvh + 1) * group) {
+                    var i0 = 0
+                    while i0 < part.count {
+                        let rows = Swift.min(AttentionScratch.block, part.count - i0)
+                        let visible = part.visiblePrefix + i0 + rows, width = (visible + 7) / 8 * 8
+                        let delta = w.delta
+                        for i in 0..<rows {
+                            let row = part.start + i0 + i
+                            (w.qBlock + i * w.dPad).update(from: q + row * qRow + h * d, count: d)
+                            (w.gBlock + i * w.dPad).update(from: dOut + row * qRow + h * d, count: d)
+                            // δ_i = Σ_d dO ⊙ O: the softmax backward's row term.
+                            let o = out + row * qRow + h * d, gr = dOut + row * qRow + h * d
+                            var acc: Float = 0
+                            for j in 0..<d { acc += o[j] * gr[j] }
+                            delta[i] = acc
                         }
+                        // P (rows, width) rebuilt from the saved log Σ exp.
+                        tileProduct(m: rows, n: width, k: d, alpha: s.scale, a: w.qBlock, aRow: w.dPad, aColumn: 1,
+                                    b: w.kT, ldb: w.keysPad, c: w.p, ldc: w.keysPad)
+                        blockSoftmax(w.p, ld: w.keysPad, rows: rows, width: width, first: i0, visiblePrefix: part.visiblePrefix,
+                                     lse: nil, lseStride: s.heads, storedLSE: lse + (part.start + i0) * s.heads + h)
+                        // dP (rows, width) = dO Vᵀ
+                        tileProduct(m: rows, n: width, k: d, a: w.gBlock, aRow: w.dPad, aColumn: 1,
+                                    b: w.vT, ldb: w.keysPad, c: w.dP, ldc: w.keysPad)
+                        // dS = P ⊙ (dP − δ), in place in dP; zero where P is (masked keys).
+                        for i in 0..<rows {
+                            let pr = w.p + i * w.keysPad, dr = w.dP + i * w.keysPad
+                            let dl = SIMD8<Float>(repeating: delta[i])
+                            var j = 0
+                            while j < width {
+                                let pv = UnsafeRawPointer(pr + j).loadUnaligned(as: SIMD8<Float>.self)
+                                let gv = UnsafeRawPointer(dr + j).loadUnaligned(as: SIMD8<Float>.self)
+                                UnsafeMutableRawPointer(dr + j).storeBytes(of: pv * (gv - dl), as: SIMD8<Float>.self)
+                                j += 8
+                            }
+                        }
+                        // dV_visible += Pᵀ dO_block ; dK_visible += scale · dSᵀ Q_block
+                        tileProduct(m: visible, n: w.dPad, k: rows, a: w.p, aRow: 1, aColumn: w.keysPad,
+                                    b: w.gBlock, ldb: w.dPad, c: w.dV, ldc: w.dPad, accumulate: true)
+                        tileProduct(m: visible, n: w.dPad, k: rows, alpha: s.scale, a: w.dP, aRow: 1, aColumn: w.keysPad,
+                                    b: w.qBlock, ldb: w.dPad, c: w.dK, ldc: w.dPad, accumulate: true)
+                        // dQ_block = scale · dS K_visible
+                        tileProduct(m: rows, n: w.dPad, k: visible, alpha: s.scale, a: w.dP, aRow: w.keysPad, aColumn: 1,
+                                    b: w.kRows, ldb: w.dPad, c: w.oBlock, ldc: w.dPad)
+                        for i in 0..<rows {
+                            (dq + (part.start + i0 + i) * qRow + h * d).update(from: w.oBlock + i * w.dPad, count: d)
+                        }
+                        i0 += rows
                     }
-                    // Scatter the part's key gradients back: prefix keys first, then its own rows.
-                    for c in 0..<keys {
-                        let row = c < part.visiblePrefix ? g.start + c : part.start + c - part.visiblePrefix
-                        let kd = dk + row * kvRow + kvh * d, vd = dv + row * kvRow + kvh * d
-                        let ks = w.dK + c * w.dPad, vs = w.dV + c * w.dPad
-                        for j in 0..<d { kd[j] += ks[j]; vd[j] += vs[j] }
-                    }
+                }
+                // Scatter the part's key gradients back: prefix keys first, then its own rows.
+                for c in 0..<keys {
+                    let row = c < part.visiblePrefix ? g.start + c : part.start + c - part.visiblePrefix
+                    let kd = dk + row * kvRow + kvh * d, vd = dv + row * kvRow + kvh * d
+                    let ks = w.dK + c * w.dPad, vs = w.dV + c * w.dPad
+                    for j in 0..<d { kd[j] += ks[j]; vd[j] += vs[j] }
                 }
             }
         }

@@ -31,6 +31,19 @@ extension Kernels {
         return s
     }
 
+    /// r[j] = exp(r[j] − shift) for j < n, in place, vectorised (−∞ entries become 0).
+    @inlinable @inline(__always)
+    static func exponentiate(_ r: UnsafeMutablePointer<Float>, _ n: Int, minus shift: Float) {
+        let s = SIMD8<Float>(repeating: shift)
+        var j = 0
+        while j + 8 <= n {
+            let v = VectorMath.exp(UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self) - s)
+            UnsafeMutableRawPointer(r + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < n { r[j] = Foundation.exp(r[j] - shift); j += 1 }
+    }
+
     /// Row-wise log Σ exp of x (rows, n) into lse (rows), stable.
     public static func logSumExpRows(_ x: UnsafePointer<Float>, rows: Int, n: Int, _ lse: UnsafeMutablePointer<Float>) {
         parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in
