@@ -165,19 +165,26 @@ extension Kernels {
             for r in start..<end {
                 let row = x + r * n
                 let m = rowMax(row, n)
-                // One vectorised pass for Σ eˣ⁻ᵐ, Σ eˣ⁻ᵐ·x and Σ x (eight lanes of partial sums).
+                // One vectorised pass for Σ eˣ⁻ᵐ, Σ eˣ⁻ᵐ·x and Σ x. Blocks of 128 terms are summed
+                // in fp32 and the block sums in fp64: one fp32 lane over a 49k-entry vocabulary
+                // row rounds away the small terms once its sum nears 1, biasing the entropy.
                 let shift = SIMD8<Float>(repeating: m)
-                var total8 = SIMD8<Float>(), weighted8 = SIMD8<Float>(), sum8 = SIMD8<Float>()
+                var total8 = SIMD8<Double>(), weighted8 = SIMD8<Double>(), sum8 = SIMD8<Double>()
                 var i = 0
                 while i + 8 <= n {
-                    let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let e = VectorMath.exp(v - shift)
-                    total8 += e
-                    weighted8.addProduct(e, v)
-                    sum8 += v
-                    i += 8
+                    var t = SIMD8<Float>(), w = SIMD8<Float>(), p = SIMD8<Float>()
+                    let end = Swift.min(n - 7, i + 128)
+                    while i < end {
+                        let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let e = VectorMath.exp(v - shift)
+                        t += e
+                        w.addProduct(e, v)
+                        p += v
+                        i += 8
+                    }
+                    total8 += SIMD8<Double>(t); weighted8 += SIMD8<Double>(w); sum8 += SIMD8<Double>(p)
                 }
-                var total = Double(total8.sum()), weighted = Double(weighted8.sum()), plain = Double(sum8.sum())
+                var total = total8.sum(), weighted = weighted8.sum(), plain = sum8.sum()
                 while i < n {
                     let e = Double(Foundation.exp(row[i] - m))
                     total += e; weighted += e * Double(row[i]); plain += Double(row[i])
