@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData"], swiftSettings: fast),
-        .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: fast),
+        .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignData", dependencies: ["AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
