@@ -133,8 +133,12 @@ struct DPOSmolLM2ParityTests {
         let (trainer, rows) = try Self.prepare(dataset, policy: policy, reference: reference)
         let golden = Self.golden(dataset)
 
-        let (logps, stats) = withNoGrad { SequenceLogProbs.compute(model: llama, rows: rows, statistics: true) }
-        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows)
+        // The trainer's forward passes: with each pair's shared prompt computed once (the default).
+        let share = trainer.objective.sharePrompt
+        let (logps, stats) = withNoGrad {
+            SequenceLogProbs.compute(model: llama, rows: rows, statistics: true, sharingPairPrefixes: share)
+        }
+        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows, sharePrompt: share)
         // Per-row summed log-probs, against TRL's fp32 values and a float64 recomputation.
         let batch = golden["batch"] as! [String: Any]
         let values = { (key: String) in (batch[key] as! [NSNumber]).map(\.doubleValue) }
@@ -146,8 +150,8 @@ struct DPOSmolLM2ParityTests {
         let trlMetrics = golden["first_step_metrics"] as! [String: [String: Double]]
         for name in (Self.goldens["configs"] as! [String: Any]).keys.sorted() {
             let config = try Self.configuration(batchSize: rows.rows / 2, loss: name)
-            let (_, metrics, _) = try DPOObjective(loss: config.loss).evaluate(policyLogps: logps, statistics: stats, batch: rows,
-                                                                               reference: ref)
+            let (_, metrics, _) = try DPOObjective(loss: config.loss, sharePrompt: share)
+                .evaluate(policyLogps: logps, statistics: stats, batch: rows, reference: ref)
             for key in Self.forwardKeys {
                 Self.expectMetric(metrics.averages[key], trlMetrics[name]![key], "\(dataset) \(name) \(key)")
             }
