@@ -13,22 +13,36 @@ extension Kernels {
     }
 
     /// Σ exp(x − shift) over a row, vectorised.
+    ///
+    /// Blocks of 4 vectors (32 terms) are summed in fp32 and the block sums in fp64. One fp32
+    /// accumulator per lane over a whole vocabulary row is biased: with shift = max the largest
+    /// term is 1, and once a lane's sum is near 1 every later term below half its ulp (~6e-8) is
+    /// rounded away. Over SmolLM2's 49,152 logits that lost tail made the sum ~1.7e-5 too small, so
+    /// each token's log-prob (``logSoftmaxGather``) came out ~1.7e-5 too high, a bias that adds up
+    /// over a sequence. With short blocks at most 3 terms per lane can be lost next to a large one;
+    /// the loop runs as fast as before (measured). ``rowStatistics`` blocks its sums the same way.
+    /// Tests/AlignTensorTests/SoftmaxAccuracyTests.swift holds a row that exposes the old bias.
     @inlinable @inline(__always)
     static func rowSumExp(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-        var s8 = SIMD8<Float>(repeating: 0)
+        var total = SIMD8<Double>(repeating: 0)
         let sh = SIMD8<Float>(repeating: shift)
         var i = 0
         while i + 8 <= n {
-            s8 += VectorMath.exp(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - sh)
-            i += 8
+            var block = SIMD8<Float>(repeating: 0)
+            let end = Swift.min(n - 7, i + 32)   // 4 vectors, or up to the last full one
+            while i < end {
+                block += VectorMath.exp(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - sh)
+                i += 8
+            }
+            total += SIMD8<Double>(block)
         }
-        var s = s8.sum()
+        var s = total.sum()
         if i < n {
             var v = SIMD8<Float>(repeating: -.infinity)
             for j in 0..<(n - i) { v[j] = x[i + j] }
-            s += VectorMath.exp(v - sh).sum()
+            s += Double(VectorMath.exp(v - sh).sum())
         }
-        return s
+        return Float(s)
     }
 
     /// r[j] = exp(r[j] − shift) for j < n, in place, vectorised (−∞ entries become 0).

@@ -35,8 +35,20 @@ public struct DPOObjective: Sendable {
     public func evaluate(policy: some CausalLanguageModel, batch: TokenRows, reference: ReferenceLogProbs?,
                          sftTokenCount: Float? = nil, scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
         precondition(batch.rows % 2 == 0, "a preference batch has chosen and rejected rows")
-        let b = batch.rows / 2
         let (logps, stats) = SequenceLogProbs.compute(model: policy, rows: batch, statistics: true, sharingPairPrefixes: sharePrompt)
+        return try evaluate(policyLogps: logps, statistics: stats, batch: batch, reference: reference,
+                            sftTokenCount: sftTokenCount, scale: scale)
+    }
+
+    /// Loss and metrics from the policy's forward pass already made: `policyLogps` (2B) are the summed
+    /// completion log-probs of `batch`'s rows (chosen then rejected) as ``SequenceLogProbs`` returns
+    /// them, `statistics` its token statistics (nil leaves out `logits/*`, `entropy` and
+    /// `mean_token_accuracy`). Several losses can thus be scored on one forward pass.
+    public func evaluate(policyLogps logps: Tensor, statistics stats: TokenStatistics?, batch: TokenRows,
+                         reference: ReferenceLogProbs?, sftTokenCount: Float? = nil,
+                         scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
+        precondition(batch.rows % 2 == 0 && logps.count == batch.rows, "a preference batch has chosen and rejected rows, one log-prob each")
+        let b = batch.rows / 2
         let lengths = batch.completionLengths
         let lp = PreferenceLogProbs(
             policyChosen: logps.slice(axis: 0, start: 0, length: b), policyRejected: logps.slice(axis: 0, start: b, length: b),
