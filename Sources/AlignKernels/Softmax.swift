@@ -179,7 +179,7 @@ extension Kernels {
             for r in start..<end {
                 let row = x + r * n
                 let m = rowMax(row, n)
-                // One vectorised pass for Σ eˣ⁻ᵐ, Σ eˣ⁻ᵐ·x and Σ x. Blocks of 128 terms are summed
+                // One vectorised pass for Σ eˣ⁻ᵐ, Σ eˣ⁻ᵐ·x and Σ x. Blocks of 32 terms are summed
                 // in fp32 and the block sums in fp64: one fp32 lane over a 49k-entry vocabulary
                 // row rounds away the small terms once its sum nears 1, biasing the entropy.
                 let shift = SIMD8<Float>(repeating: m)
@@ -187,7 +187,7 @@ extension Kernels {
                 var i = 0
                 while i + 8 <= n {
                     var t = SIMD8<Float>(), w = SIMD8<Float>(), p = SIMD8<Float>()
-                    let end = Swift.min(n - 7, i + 128)
+                    let end = Swift.min(n - 7, i + 32)   // as rowSumExp: 4 vectors per fp32 block
                     while i < end {
                         let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
                         let e = VectorMath.exp(v - shift)
