@@ -199,3 +199,34 @@ public struct BroadcastPlan: Sendable {
         }
     }
 }
+
+extension Kernels {
+    /// Backward of SwiGLU's gate y = silu(gate) ⊙ up in one pass over the three inputs:
+    /// dGate = g ⊙ up ⊙ σ(gate)(1 + gate(1 − σ(gate))), dUp = g ⊙ silu(gate).
+    public static func swiGLUBackward(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, grad g: UnsafePointer<Float>,
+        dGate: UnsafeMutablePointer<Float>, dUp: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        @inline(__always) func step(_ x: SIMD8<Float>, _ u: SIMD8<Float>, _ gv: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+            let s = VectorMath.sigmoid(x)
+            return (gv * u * s * (1 + x * (1 - s)), gv * x * s)
+        }
+        parallelFor(count, minimumChunk: elementwiseGrain) { start, end in
+            var i = start
+            while i + 8 <= end {
+                let (a, b) = step(UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self),
+                                  UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self),
+                                  UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self))
+                UnsafeMutableRawPointer(dGate + i).storeBytes(of: a, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dUp + i).storeBytes(of: b, as: SIMD8<Float>.self)
+                i += 8
+            }
+            if i < end {
+                var x = SIMD8<Float>(), u = SIMD8<Float>(), gv = SIMD8<Float>()
+                for j in 0..<(end - i) { x[j] = gate[i + j]; u[j] = up[i + j]; gv[j] = g[i + j] }
+                let (a, b) = step(x, u, gv)
+                for j in 0..<(end - i) { dGate[i + j] = a[j]; dUp[i + j] = b[j] }
+            }
+        }
+    }
+}

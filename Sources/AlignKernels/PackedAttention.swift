@@ -159,15 +159,11 @@ extension Kernels {
         for i in 0..<rows {
             let r = p + i * ld
             let n = visiblePrefix + first + i + 1
-            let l: Float
             if let storedLSE {
-                l = storedLSE[i * lseStride]
+                exponentiate(r, n, minus: storedLSE[i * lseStride])
             } else {
-                let m = rowMax(r, n)
-                l = m + Foundation.log(rowSumExp(r, n, shift: m))
-                lse![i * lseStride] = l
+                lse![i * lseStride] = softmaxInPlace(r, n)
             }
-            exponentiate(r, n, minus: l)
             if n < width { (r + n).update(repeating: 0, count: width - n) }
         }
     }

@@ -45,6 +45,39 @@ extension Kernels {
         return Float(s)
     }
 
+    /// Softmax of r[0..<n] in place, returning the row's log Σ exp: one exp per entry (the
+    /// exponentials are stored while summed, then scaled), where computing log Σ exp first and
+    /// exponentiating against it takes two. Sums in 32-term fp32 blocks like ``rowSumExp``.
+    @inlinable @inline(__always)
+    static func softmaxInPlace(_ r: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        let m = rowMax(r, n)
+        let sh = SIMD8<Float>(repeating: m)
+        var total = SIMD8<Double>(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            var block = SIMD8<Float>(repeating: 0)
+            let end = Swift.min(n - 7, i + 32)
+            while i < end {
+                let e = VectorMath.exp(UnsafeRawPointer(r + i).loadUnaligned(as: SIMD8<Float>.self) - sh)
+                UnsafeMutableRawPointer(r + i).storeBytes(of: e, as: SIMD8<Float>.self)
+                block += e
+                i += 8
+            }
+            total += SIMD8<Double>(block)
+        }
+        var s = total.sum()
+        while i < n { r[i] = Foundation.exp(r[i] - m); s += Double(r[i]); i += 1 }
+        let inverse = SIMD8<Float>(repeating: Float(1 / s))
+        i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(r + i).loadUnaligned(as: SIMD8<Float>.self) * inverse
+            UnsafeMutableRawPointer(r + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { r[i] *= inverse[0]; i += 1 }
+        return m + Float(Foundation.log(s))
+    }
+
     /// r[j] = exp(r[j] − shift) for j < n, in place, vectorised (−∞ entries become 0).
     @inlinable @inline(__always)
     static func exponentiate(_ r: UnsafeMutablePointer<Float>, _ n: Int, minus shift: Float) {

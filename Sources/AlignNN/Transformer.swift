@@ -61,7 +61,7 @@ public final class GatedMLP: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        downProj(gateProj(x).silu() * upProj(x))
+        downProj(Tensor.swiGLU(gate: gateProj(x), up: upProj(x)))
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {

@@ -31,6 +31,7 @@ import TestSupport
         gradcheck([a], "sigmoid") { $0[0].sigmoid() }
         gradcheck([a * 6], "log-sigmoid") { $0[0].logSigmoid() }
         gradcheck([a * 3], "silu") { $0[0].silu() }
+        gradcheck([a * 3, b], "swiGLU") { Tensor.swiGLU(gate: $0[0], up: $0[1]) }
         gradcheck([a * 3], "gelu erf") { $0[0].gelu() }
         gradcheck([a * 3], "gelu tanh") { $0[0].gelu(tanhApproximation: true) }
         gradcheck([positive - 1.25], "relu") { $0[0].relu() }
@@ -124,5 +125,21 @@ import TestSupport
         gradcheck([x, w, bias], "conv2d stride 1 pad 1") { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
         gradcheck([x, w], "conv2d stride 2 pad 1") { $0[0].conv2d(weight: $0[1], stride: 2, padding: 1) }
         gradcheck([randomTensor([2, 3, 2, 3], seed: 31)], "upsample ×2") { $0[0].upsampleNearest(factor: 2) }
+    }
+
+    /// The fused SwiGLU gate equals its composition from existing ops, forward and backward
+    /// (silu and multiply are each checked against PyTorch).
+    @Test func swiGLUEqualsSiluTimesUp() {
+        let gate = randomTensor([37, 11], seed: 61, low: -4, high: 4), up = randomTensor([37, 11], seed: 62)
+        let seed = randomTensor([37, 11], seed: 63)
+        let (g1, u1) = (Parameter(gate.copy()), Parameter(up.copy()))
+        let fused = Tensor.swiGLU(gate: g1.value, up: u1.value)
+        fused.backward(seed: seed)
+        let (g2, u2) = (Parameter(gate.copy()), Parameter(up.copy()))
+        let composed = g2.value.silu() * u2.value
+        composed.backward(seed: seed)
+        expectClose(fused, composed, atol: 1e-6, rtol: 1e-6, "forward")
+        expectClose(g1.grad!, g2.grad!, atol: 1e-6, rtol: 1e-5, "d gate")
+        expectClose(u1.grad!, u2.grad!, atol: 1e-6, rtol: 1e-6, "d up")
     }
 }

@@ -50,6 +50,11 @@ enum Backward {
                 let s = VectorMath.sigmoid(x)
                 return g * s * (1 + x * (1 - s))
             }]
+        case let .swiGLU(gate, up):
+            let dGate = Tensor.empty(gate.shape), dUp = Tensor.empty(up.shape)
+            Kernels.swiGLUBackward(gate: gate.pointer, up: up.pointer, grad: g.pointer,
+                                   dGate: dGate.pointer, dUp: dUp.pointer, count: g.count)
+            return [dGate, dUp]
         case let .gelu(x, tanhApproximation):
             return [x.geluGradient(tanhApproximation: tanhApproximation) * g]
         case let .relu(x):

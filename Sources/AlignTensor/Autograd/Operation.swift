@@ -22,6 +22,7 @@ enum Operation {
     case sigmoid(output: Tensor)
     case logSigmoid(input: Tensor)
     case silu(input: Tensor)
+    case swiGLU(gate: Tensor, up: Tensor)
     case gelu(input: Tensor, tanhApproximation: Bool)
     case relu(input: Tensor)
     case square(input: Tensor)

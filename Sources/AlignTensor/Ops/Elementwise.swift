@@ -121,6 +121,14 @@ extension Tensor {
         let y = map { $0 * VectorMath.sigmoid($0) }
         return Tensor.record(y, .silu(input: detached()), inputs: [self])
     }
+    /// SwiGLU's gate, silu(gate) ⊙ up (same shapes), as one op: one output buffer instead of
+    /// two and a single fused pass backward.
+    public static func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
+        precondition(gate.shape == up.shape, "swiGLU over shapes \(gate.shape) and \(up.shape)")
+        let y = Tensor.empty(gate.shape)
+        Kernels.zip(gate.pointer, up.pointer, y.pointer, count: y.count) { x, u in x * VectorMath.sigmoid(x) * u }
+        return record(y, .swiGLU(gate: gate.detached(), up: up.detached()), inputs: [gate, up])
+    }
     /// GELU: exact erf form, or the tanh approximation (GPT-2's `gelu_new`).
     public func gelu(tanhApproximation: Bool = false) -> Tensor {
         let y: Tensor
