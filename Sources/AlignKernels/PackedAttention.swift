@@ -9,13 +9,17 @@ import Foundation
 public struct SequencePacking: Sendable, Hashable {
     /// One prefix and its branches, starting at row `start`.
     public struct Group: Sendable, Hashable {
+        /// First row of the group in the packed matrix.
         public var start: Int
+        /// Rows of the shared prefix (0 for none).
         public var prefix: Int
+        /// Rows of each branch, laid out in this order after the prefix.
         public var branches: [Int]
         /// Rows the group occupies.
         public var rows: Int { prefix + branches.reduce(0, +) }
     }
 
+    /// The groups, in row order.
     public private(set) var groups: [Group]
     /// Total rows.
     public private(set) var rows: Int
@@ -65,7 +69,9 @@ public struct SequencePacking: Sendable, Hashable {
 
 /// A packed layout with the head configuration of one attention call.
 public struct AttentionSegments: Sendable, Hashable {
+    /// How the rows form sequences.
     public var packing: SequencePacking
+    /// Query heads, key/value heads (a divisor of `heads`) and the width of one head.
     public var heads: Int, kvHeads: Int, headDim: Int
     /// Score scale, usually 1/√headDim.
     public var scale: Float
@@ -88,7 +94,6 @@ public struct AttentionSegments: Sendable, Hashable {
 
 /// Per-task scratch for packed attention: one task is one (group, key/value head), so nothing in
 /// here is shared between threads.
-@usableFromInline
 struct AttentionScratch {
     /// Query rows per block: the (block, keys) score tile stays small while every tile product
     /// still has long enough loops.
