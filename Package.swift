@@ -2,10 +2,11 @@
 // Align: preference alignment (DPO, RLHF, KTO) for language models, in Swift.
 //
 // Layers, each depending only on the ones listed before it:
+//   AlignJSON                                                 (the one JSON reader/writer; no dependencies)
 //   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
-//   AlignKernels -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
-//   AlignTemplates -> AlignTokenizers                         (text, no tensors)
-//   AlignSentiment, AlignRatings                              (self-contained scoring maths)
+//   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
+//   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
+//   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
 
@@ -33,7 +34,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON",
         ]),
     ],
     dependencies: [
@@ -45,6 +46,7 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .target(name: "AlignJSON", swiftSettings: fast),
         .target(name: "AlignKernels", dependencies: ["CBLAS", "CMalloc"], swiftSettings: kernelSettings),
         .target(name: "AlignTensor", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
@@ -53,12 +55,12 @@ let package = Package(
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData"], swiftSettings: fast),
-        .target(name: "AlignModelIO", dependencies: ["AlignKernels"], swiftSettings: kernelSettings),
-        .target(name: "AlignTemplates", swiftSettings: v5),
+        .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
+        .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
-        .target(name: "AlignData", dependencies: ["AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignData", dependencies: ["AlignJSON", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
-        .target(name: "AlignRatings", swiftSettings: fast),
+        .target(name: "AlignRatings", dependencies: ["AlignJSON"], swiftSettings: fast),
         .target(name: "AlignReport", swiftSettings: v5),
         .executableTarget(
             name: "AlignCLI",
@@ -81,7 +83,8 @@ let package = Package(
         .testTarget(name: "AlignHubTests", dependencies: ["AlignHub", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTrainingTests", dependencies: ["AlignTraining", "AlignModels", "AlignHub", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "AlignJSONTests", dependencies: ["AlignJSON"], swiftSettings: v5),
+        .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "AlignJSON", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),

@@ -1,3 +1,4 @@
+import AlignJSON
 import AlignTemplates
 
 /// A prompt or completion: plain text, or a list of chat messages rendered through the chat template.
@@ -243,7 +244,7 @@ struct RowDecoder {
         var extras: [String: Double] = [:]
         for (key, value) in members where !DatasetFormat.knownFields.contains(key) {
             switch value {
-            case .number(let x): extras[key] = x
+            case .number(let x): extras[key] = x.double ?? .nan
             case .bool(let b) where key != "margin": extras[key] = b ? 1 : 0
             default:
                 if key == "margin" {

@@ -1,3 +1,4 @@
+import AlignJSON
 import Foundation
 
 /// Where a row sits in its file: the 1-based line it starts on and, for a JSON-array file, its 0-based
@@ -128,11 +129,11 @@ enum RowReader {
             if !blank {
                 let location = RowLocation(file: name, line: line)
                 do {
-                    let value = try JSONParser.parseWhole(bytes, start: lineStart, end: contentEnd)
+                    let value = try JSONReader.parse(bytes, start: lineStart, end: contentEnd, options: .dataset)
                     rows.append(RawRow(location: location, value: .success(value)))
                 } catch let e as JSONSyntaxError {
                     rows.append(RawRow(location: location, value: .failure(DatasetError(
-                        location, "invalid JSON at column \(e.offset - lineStart + 1): \(e.reason)"))))
+                        location, "invalid JSON at column \(e.column): \(e.message)"))))
                 } catch {
                     rows.append(RawRow(location: location, value: .failure(DatasetError(location, "\(error)"))))
                 }
@@ -146,7 +147,7 @@ enum RowReader {
     /// A JSON array: the elements are the rows. A syntax error inside the array ends it (no resync is
     /// possible), so it throws with the line where parsing stopped.
     static func arrayRows(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, name: String) throws -> [RawRow] {
-        var parser = JSONParser(bytes, start: start)
+        var parser = JSONReader(bytes, start: start, options: .dataset)
         var rows: [RawRow] = []
         // Line numbers are counted incrementally from the previous element's start.
         var line = 1
@@ -160,7 +161,7 @@ enum RowReader {
         }
         func fail(_ e: JSONSyntaxError, element: Int?) -> DatasetError {
             DatasetError(RowLocation(file: name, line: lineAt(min(e.offset, bytes.count)), element: element),
-                         "invalid JSON: \(e.reason)")
+                         "invalid JSON: \(e.message)")
         }
         parser.skipWhitespace()
         parser.position += 1  // '['
@@ -173,7 +174,7 @@ enum RowReader {
                 parser.skipWhitespace()
                 let location = RowLocation(file: name, line: lineAt(parser.position), element: index)
                 do {
-                    let value = try parser.parseValue()
+                    let value = try parser.readValue()
                     rows.append(RawRow(location: location, value: .success(value)))
                 } catch let e as JSONSyntaxError {
                     throw fail(e, element: index)

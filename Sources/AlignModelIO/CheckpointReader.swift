@@ -1,4 +1,5 @@
 // Reading a Hugging Face checkpoint folder: one safetensors file or shards plus an index.
+import AlignJSON
 import AlignKernels
 import Foundation
 

@@ -1,4 +1,5 @@
 // An ordered JSON object for Hugging Face side files (config.json, generation_config.json).
+import AlignJSON
 import Foundation
 
 /// A JSON object read from (or written to) a Hugging Face side file such as `config.json`,
@@ -112,7 +113,7 @@ public struct JSONDocument {
 
     static func equivalent(_ a: JSONValue, _ b: JSONValue) -> Bool {
         func number(_ v: JSONValue) -> Double? {
-            switch v { case .integer(let i): return Double(i); case .double(let d): return d; default: return nil }
+            if case .number(let n) = v { return n.double } else { return nil }
         }
         if let x = number(a), let y = number(b) { return x == y || Float(x) == Float(y) }
         switch (a, b) {

@@ -1,4 +1,5 @@
 // Reading safetensors files: memory-mapped, fully validated, converted to fp32 on load.
+import AlignJSON
 import AlignKernels
 import Foundation
 
@@ -188,7 +189,7 @@ public struct SafetensorsFile: @unchecked Sendable {
                 guard case .array(let items) = field else { throw fail("\(key) of tensor \"\(name)\" is \(field.kindName), not an array") }
                 var numbers: [Int] = []
                 for item in items {
-                    guard case .integer(let n) = item, n >= 0 else {
+                    guard case .number(let number) = item, let n = number.integer, n >= 0 else {
                         throw fail("\(key) of tensor \"\(name)\" contains \(item.kindName == "a number" ? "a negative or non-integer number" : item.kindName)")
                     }
                     numbers.append(n)

@@ -1,4 +1,5 @@
 // Writing safetensors files (single and sharded), byte-compatible with the Python library.
+import AlignJSON
 import AlignKernels
 import Foundation
 

@@ -1,3 +1,5 @@
+import AlignJSON
+
 /// How one comparison between two items ended.
 public enum Outcome: String, Sendable, Hashable, CaseIterable {
     /// The first item won.
@@ -141,10 +143,12 @@ extension ComparisonSet {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // a UTF-8 byte-order mark
         let firstNonBlank = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         if firstNonBlank == UInt8(ascii: "[") {
-            var reader = JSONReader(bytes)
             let elements: [(line: Int, value: JSONValue)]
             do {
-                elements = try reader.readArrayWithLines()
+                elements = try bytes.withUnsafeBufferPointer {
+                    var reader = JSONReader($0, options: .comparisons)
+                    return try reader.readArrayWithLines()
+                }
             } catch let e as JSONSyntaxError {
                 throw ComparisonParseError(
                     source: source, line: e.line, reason: "invalid JSON: \(e.message) (column \(e.column))")
@@ -163,10 +167,9 @@ extension ComparisonSet {
                 if lineBytes.last == 0x0D { lineBytes = lineBytes.dropLast() }
                 start = end + 1
                 if lineBytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                var reader = JSONReader(Array(lineBytes), firstLine: lineNumber)
                 let value: JSONValue
                 do {
-                    value = try reader.readDocument()
+                    value = try JSONReader.parse(lineBytes, options: .comparisons)
                 } catch let e as JSONSyntaxError {
                     throw ComparisonParseError(
                         source: source, line: lineNumber, reason: "invalid JSON: \(e.message) (column \(e.column))")
@@ -191,7 +194,7 @@ extension ComparisonSet {
             guard let v = value[key] else { throw fail("missing \"\(key)\"") }
             switch v {
             case .string(let s): return .string(s)
-            case .number(let n): return .number(n)
+            case .number(let n): return .number(n.text)
             default: throw fail("\"\(key)\" must be a string or number id, found \(v.brief)")
             }
         }
@@ -202,7 +205,7 @@ extension ComparisonSet {
             throw fail("give \"weight\" or \"count\", not both")
         case (.some(let w), nil), (nil, .some(let w)):
             let key = value["weight"] != nil ? "weight" : "count"
-            guard case .number(let text) = w, let x = Double(text), x.isFinite, x > 0 else {
+            guard case .number(let n) = w, let x = n.double, x.isFinite, x > 0 else {
                 throw fail("\"\(key)\" must be a positive number, found \(w.brief)")
             }
             weight = x

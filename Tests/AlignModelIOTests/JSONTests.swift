@@ -1,6 +1,7 @@
 // The internal JSON reader/writer used for safetensors headers and shard indexes.
 import Foundation
 import Testing
+import AlignJSON
 @testable import AlignModelIO
 
 @Suite("JSON")
