@@ -59,12 +59,7 @@ struct DPOCommand: ParsableCommand {
         return o
     }
 
-    func run() throws {
-        do { try train() } catch let error as TrainingError {
-            if case .interrupted = error { note(error.description); throw ExitCode(130) }
-            throw ValidationErrorMessage(error.description)
-        }
-    }
+    func run() throws { try runTraining { try train() } }
 
     func train() throws {
         if let threads = common.threads { Threads.configure(threads) }

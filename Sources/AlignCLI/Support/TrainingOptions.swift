@@ -85,3 +85,13 @@ struct TrainingOptions: ParsableArguments {
 func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// Runs a training command's body with the CLI's conventions for training errors: after Ctrl-C
+/// (the trainer has saved a checkpoint) it says so and exits with 130, as a shell expects of an
+/// interrupted program; any other training error becomes a one-line message.
+func runTraining(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as TrainingError {
+        if case .interrupted = error { note(error.description); throw ExitCode(130) }
+        throw ValidationErrorMessage(error.description)
+    }
+}
