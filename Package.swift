@@ -7,6 +7,7 @@
 //   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
+//   AlignJSON + Yams -> AlignSettings                         (bounded YAML config files with key lines)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
 
@@ -34,7 +35,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings",
         ]),
     ],
     dependencies: [
@@ -54,7 +55,8 @@ let package = Package(
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
-        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData"], swiftSettings: fast),
+        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON"], swiftSettings: fast),
+        .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
@@ -66,7 +68,7 @@ let package = Package(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport",
+                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -63,7 +63,7 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
         if let f = try l.decodeIfPresent(String.self, forKey: .fDivergenceType) {
             let alpha = try l.decodeIfPresent(Float.self, forKey: .fAlphaDivergenceCoef) ?? 0.5
             guard let parsed = FDivergence(trlName: f, alpha: alpha) else {
-                throw TrainingError.invalidConfiguration("f_divergence_type \"\(f)\" (use reverse_kl, forward_kl, js_divergence, alpha_divergence)")
+                throw TrainingError.invalidSetting(key: "f_divergence_type", message: "f_divergence_type \"\(f)\" (use reverse_kl, forward_kl, js_divergence, alpha_divergence)")
             }
             loss.fDivergence = parsed
         }
@@ -102,13 +102,13 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
         var parsed: [PreferenceLossType] = []
         for name in types {
             guard let t = PreferenceLossType(trlName: name) else {
-                throw TrainingError.invalidConfiguration("unknown loss_type \"\(name)\" (known: \(PreferenceLossType.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw TrainingError.invalidSetting(key: "loss_type", message: "unknown loss_type \"\(name)\" (known: \(PreferenceLossType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             parsed.append(t)
         }
         let w = weights ?? parsed.map { _ in 1 }
         guard w.count == parsed.count else {
-            throw TrainingError.invalidConfiguration("\(w.count) loss_weights for \(parsed.count) loss types")
+            throw TrainingError.invalidSetting(key: "loss_weights", message: "\(w.count) loss_weights for \(parsed.count) loss types")
         }
         loss.terms = zip(parsed, w).map { .init($0, weight: $1) }
     }
@@ -116,14 +116,12 @@ public struct DPOConfiguration: Codable, Sendable, Hashable {
     /// Checks every setting.
     public func validate() throws {
         try training.validate()
-        try loss.validate()
-        guard ["keep_start", "keep_end"].contains(truncationMode) else {
-            throw TrainingError.invalidConfiguration("truncation_mode must be keep_start or keep_end, got \(truncationMode)")
+        do { try loss.validate() } catch let error as PreferenceLossError {
+            throw TrainingError.invalidSetting(key: error.key, message: error.description)
         }
-        guard ["trl", "separate"].contains(tokenization) else {
-            throw TrainingError.invalidConfiguration("tokenization must be trl or separate, got \(tokenization)")
-        }
-        if let m = maxLength, m < 2 { throw TrainingError.invalidConfiguration("max_length must be ≥ 2") }
+        try requireSetting(["keep_start", "keep_end"].contains(truncationMode), "truncation_mode", "must be keep_start or keep_end, got \(truncationMode)")
+        try requireSetting(["trl", "separate"].contains(tokenization), "tokenization", "must be trl or separate, got \(tokenization)")
+        try validateLengths(maxLength: maxLength, maxPromptLength: maxPromptLength)
     }
 }
 

@@ -56,7 +56,7 @@ public struct KTOConfiguration: Codable, Sendable, Hashable {
         let c = try decoder.container(keyedBy: Keys.self)
         if let name = try c.decodeIfPresent(String.self, forKey: .lossType) {
             guard let t = KTOLossType(rawValue: name) else {
-                throw TrainingError.invalidConfiguration("unknown KTO loss_type \"\(name)\" (known: \(KTOLossType.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw TrainingError.invalidSetting(key: "loss_type", message: "unknown KTO loss_type \"\(name)\" (known: \(KTOLossType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             lossType = t
         }
@@ -81,11 +81,10 @@ public struct KTOConfiguration: Codable, Sendable, Hashable {
     /// Checks every setting.
     public func validate() throws {
         try training.validate()
-        if !(beta > 0) { throw TrainingError.invalidConfiguration("beta must be > 0") }
-        if !(desirableWeight >= 0 && undesirableWeight >= 0) {
-            throw TrainingError.invalidConfiguration("desirable_weight and undesirable_weight must be ≥ 0")
-        }
-        if let m = maxLength, m < 2 { throw TrainingError.invalidConfiguration("max_length must be ≥ 2") }
+        try requireSetting(beta > 0, "beta", "must be > 0, got \(beta)")
+        try requireSetting(desirableWeight >= 0, "desirable_weight", "must be ≥ 0, got \(desirableWeight)")
+        try requireSetting(undesirableWeight >= 0, "undesirable_weight", "must be ≥ 0, got \(undesirableWeight)")
+        try validateLengths(maxLength: maxLength, maxPromptLength: nil)
     }
 
     /// The KTO paper's advice: λ_D·n_D / (λ_U·n_U) should lie in [1, 4/3]. Returns a warning

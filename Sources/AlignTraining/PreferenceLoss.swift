@@ -92,17 +92,17 @@ public struct PreferenceLossConfiguration: Sendable, Hashable, Codable {
 
     /// Checks ranges the formulas need, with a message naming the setting.
     public func validate() throws {
-        guard !terms.isEmpty else { throw PreferenceLossError("no loss type given") }
-        guard beta > 0 else { throw PreferenceLossError("beta must be positive, got \(beta)") }
+        guard !terms.isEmpty else { throw PreferenceLossError(key: "loss_type", "no loss type given") }
+        guard beta > 0 else { throw PreferenceLossError(key: "beta", "beta must be positive, got \(beta)") }
         for term in terms {
             switch term.type {
             case .robust where !(labelSmoothing >= 0 && labelSmoothing < 0.5):
-                throw PreferenceLossError("robust needs label_smoothing in [0, 0.5), got \(labelSmoothing)")
+                throw PreferenceLossError(key: "label_smoothing", "robust needs label_smoothing in [0, 0.5), got \(labelSmoothing)")
             case .exoPair where !(labelSmoothing > 0 && labelSmoothing < 1):
-                throw PreferenceLossError("exo_pair needs label_smoothing in (0, 1) (1e-3 is recommended), got \(labelSmoothing)")
+                throw PreferenceLossError(key: "label_smoothing", "exo_pair needs label_smoothing in (0, 1) (1e-3 is recommended), got \(labelSmoothing)")
             default:
                 guard labelSmoothing >= 0 && labelSmoothing < 1 else {
-                    throw PreferenceLossError("label_smoothing must be in [0, 1), got \(labelSmoothing)")
+                    throw PreferenceLossError(key: "label_smoothing", "label_smoothing must be in [0, 1), got \(labelSmoothing)")
                 }
             }
         }
@@ -111,8 +111,10 @@ public struct PreferenceLossConfiguration: Sendable, Hashable, Codable {
 
 /// A bad loss setting.
 public struct PreferenceLossError: Error, CustomStringConvertible {
+    /// The setting at fault (`beta`, `label_smoothing`, `loss_type`).
+    public let key: String
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(key: String, _ description: String) { self.key = key; self.description = description }
 }
 
 /// Per-example summed completion log-probs of a batch of preference pairs.
@@ -168,7 +170,7 @@ extension PreferenceLossConfiguration {
             hw = pc - Tensor(shape: [b], values: rc)
             hl = pr - Tensor(shape: [b], values: rr)
         } else if needsReference {
-            throw PreferenceLossError("the loss needs reference log-probs but none were given")
+            throw PreferenceLossError(key: "ref_model", "the loss needs reference log-probs but none were given")
         }
         func scores(_ h: Tensor) -> Tensor {
             switch fDivergence {

@@ -224,10 +224,8 @@ public struct RewardConfiguration: Codable, Sendable, Hashable {
     /// Checks every setting.
     public func validate() throws {
         try training.validate()
-        if let m = maxLength, m < 2 { throw TrainingError.invalidConfiguration("max_length must be ≥ 2") }
-        if let c = centerRewardsCoefficient, !(c >= 0) {
-            throw TrainingError.invalidConfiguration("center_rewards_coefficient must be ≥ 0")
-        }
+        try validateLengths(maxLength: maxLength, maxPromptLength: nil)
+        if let c = centerRewardsCoefficient { try requireSetting(c >= 0, "center_rewards_coefficient", "must be ≥ 0, got \(c)") }
     }
 }
 

@@ -59,11 +59,9 @@ public struct SFTConfiguration: Codable, Sendable, Hashable {
     /// Checks every setting.
     public func validate() throws {
         try training.validate()
-        guard ["keep_start", "keep_end"].contains(truncationMode) else {
-            throw TrainingError.invalidConfiguration("truncation_mode must be keep_start or keep_end, got \(truncationMode)")
-        }
-        if let m = maxLength, m < 2 { throw TrainingError.invalidConfiguration("max_length must be ≥ 2") }
-        if packing && maxLength == nil { throw TrainingError.invalidConfiguration("packing needs max_length (the row length)") }
+        try requireSetting(["keep_start", "keep_end"].contains(truncationMode), "truncation_mode", "must be keep_start or keep_end, got \(truncationMode)")
+        try validateLengths(maxLength: maxLength, maxPromptLength: nil)
+        try requireSetting(!packing || maxLength != nil, "packing", "needs max_length (the row length)")
     }
 }
 

@@ -1,10 +1,13 @@
+import AlignJSON
 import AlignOptim
 import Foundation
 
 /// The optimiser a run uses.
-public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable, JSONChoice {
     case adamw, sgd, rmsprop
 }
+
+extension LearningRateSchedule.Kind: JSONChoice {}
 
 /// Settings of the shared training loop, with TRL / transformers `TrainingArguments` names
 /// (snake_case in YAML and JSON, kebab-case on the command line) and TRL's DPO defaults.
@@ -87,18 +90,36 @@ public struct TrainingConfiguration: Codable, Sendable, Hashable {
         self = d
     }
 
-    /// Checks ranges, naming the setting.
+    /// Checks ranges, naming the setting. Upper bounds keep a typo (`--batch-size 99999999999`) from
+    /// reserving memory for it: they are far above anything this trainer can run.
     public func validate() throws {
-        func fail(_ m: String) throws -> Never { throw TrainingError.invalidConfiguration(m) }
-        if !(learningRate >= 0) { try fail("learning_rate must be ≥ 0, got \(learningRate)") }
-        if batchSize < 1 { try fail("per_device_train_batch_size must be ≥ 1, got \(batchSize)") }
-        if gradientAccumulationSteps < 1 { try fail("gradient_accumulation_steps must be ≥ 1, got \(gradientAccumulationSteps)") }
-        if maxSteps <= 0 && !(numTrainEpochs > 0) { try fail("set max_steps > 0 or num_train_epochs > 0") }
-        if warmupSteps < 0 || !(warmupRatio >= 0 && warmupRatio < 1) { try fail("warm-up must be ≥ 0 steps and a ratio in [0, 1)") }
-        if maxGradNorm < 0 { try fail("max_grad_norm must be ≥ 0 (0 disables clipping)") }
-        if loggingSteps < 1 { try fail("logging_steps must be ≥ 1") }
-        if evalSteps < 0 || saveSteps < 0 { try fail("eval_steps and save_steps must be ≥ 0") }
+        try requireSetting(learningRate >= 0 && learningRate <= 10, "learning_rate", "must be in 0...10, got \(learningRate)")
+        try requireSetting((1...TrainingConfiguration.maximumBatchSize).contains(batchSize), "per_device_train_batch_size",
+                  "must be in 1...\(TrainingConfiguration.maximumBatchSize), got \(batchSize)")
+        try requireSetting((1...TrainingConfiguration.maximumBatchSize).contains(gradientAccumulationSteps), "gradient_accumulation_steps",
+                  "must be in 1...\(TrainingConfiguration.maximumBatchSize), got \(gradientAccumulationSteps)")
+        try requireSetting(batchSize * gradientAccumulationSteps <= TrainingConfiguration.maximumBatchSize, "gradient_accumulation_steps",
+                  "× per_device_train_batch_size (\(gradientAccumulationSteps) × \(batchSize)) must be at most \(TrainingConfiguration.maximumBatchSize) examples per step")
+        try requireSetting(numTrainEpochs >= 0 && numTrainEpochs <= 1_000_000, "num_train_epochs", "must be in 0...1000000, got \(numTrainEpochs)")
+        try requireSetting(maxSteps <= TrainingConfiguration.maximumSteps, "max_steps", "must be at most \(TrainingConfiguration.maximumSteps), got \(maxSteps)")
+        try requireSetting(maxSteps > 0 || numTrainEpochs > 0, "num_train_epochs", "must be > 0 when max_steps is not set")
+        try requireSetting(warmupSteps >= 0 && warmupSteps <= TrainingConfiguration.maximumSteps, "warmup_steps", "must be in 0...\(TrainingConfiguration.maximumSteps), got \(warmupSteps)")
+        try requireSetting(warmupRatio >= 0 && warmupRatio < 1, "warmup_ratio", "must be in [0, 1), got \(warmupRatio)")
+        try requireSetting(weightDecay >= 0, "weight_decay", "must be ≥ 0, got \(weightDecay)")
+        try requireSetting(adamBeta1 >= 0 && adamBeta1 < 1, "adam_beta1", "must be in [0, 1), got \(adamBeta1)")
+        try requireSetting(adamBeta2 >= 0 && adamBeta2 < 1, "adam_beta2", "must be in [0, 1), got \(adamBeta2)")
+        try requireSetting(adamEpsilon > 0, "adam_epsilon", "must be > 0, got \(adamEpsilon)")
+        try requireSetting(momentum >= 0 && momentum < 1, "momentum", "must be in [0, 1), got \(momentum)")
+        try requireSetting(maxGradNorm >= 0, "max_grad_norm", "must be ≥ 0 (0 disables clipping), got \(maxGradNorm)")
+        try requireSetting(loggingSteps >= 1, "logging_steps", "must be ≥ 1, got \(loggingSteps)")
+        try requireSetting(evalSteps >= 0, "eval_steps", "must be ≥ 0, got \(evalSteps)")
+        try requireSetting(saveSteps >= 0, "save_steps", "must be ≥ 0, got \(saveSteps)")
     }
+
+    /// Most examples one optimiser step may take (batch × accumulation).
+    public static let maximumBatchSize = 1 << 20
+    /// Most optimiser steps a run may ask for.
+    public static let maximumSteps = 1 << 40
 
     /// Optimiser steps for `examples` training examples.
     public func totalSteps(examples: Int) -> Int {
@@ -114,9 +135,34 @@ public struct TrainingConfiguration: Codable, Sendable, Hashable {
     }
 }
 
+/// Throws ``TrainingError/invalidSetting(key:message:)`` ("`key` `message`") unless `ok`.
+func requireSetting(_ ok: Bool, _ key: String, _ message: @autoclosure () -> String) throws {
+    if !ok { throw TrainingError.invalidSetting(key: key, message: "\(key) \(message())") }
+}
+
+/// Longest `max_length` a configuration may ask for (tokens); the model's own position table is
+/// checked against the data once the model is loaded.
+public let maximumSequenceLength = 1 << 20
+
+/// Checks `max_length` (2...``maximumSequenceLength``) and `max_prompt_length` (0..<max_length).
+func validateLengths(maxLength: Int?, maxPromptLength: Int?) throws {
+    if let m = maxLength {
+        try requireSetting((2...maximumSequenceLength).contains(m), "max_length", "must be in 2...\(maximumSequenceLength), got \(m)")
+    }
+    if let p = maxPromptLength {
+        try requireSetting(p >= 0, "max_prompt_length", "must be ≥ 0, got \(p)")
+        if let m = maxLength {
+            try requireSetting(p < m, "max_prompt_length", "(\(p)) must be less than max_length (\(m))")
+        }
+    }
+}
+
 /// Why a run stopped early.
 public enum TrainingError: Error, CustomStringConvertible {
     case invalidConfiguration(String)
+    /// A setting out of range: `key` is its snake_case name (so the CLI can name the flag or the
+    /// config file's line), `message` the whole sentence.
+    case invalidSetting(key: String, message: String)
     case nonFinite(step: Int, what: String, examples: [Int])
     case interrupted(checkpoint: URL)
     case noCheckpoint(URL)
@@ -125,6 +171,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .invalidConfiguration(m): return "invalid configuration: \(m)"
+        case let .invalidSetting(_, m): return "invalid configuration: \(m)"
         case let .nonFinite(step, what, examples):
             return "step \(step): \(what) is not finite (NaN or ±inf) on training examples \(examples.map { String($0) }.joined(separator: ", ")) (0-based rows of the data file)"
         case let .interrupted(url): return "interrupted; checkpoint saved to \(url.path) (continue with --resume)"

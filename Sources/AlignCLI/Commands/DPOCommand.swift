@@ -40,31 +40,31 @@ struct DPOCommand: ParsableCommand {
     var sharePrompt: Bool?
     @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
-    func extraOverrides() -> [String: Any] {
-        var o: [String: Any] = [:]
-        if let beta { o["beta"] = Double(beta) }
-        if let lossType { o["loss_type"] = lossType.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        if let lossWeights { o["loss_weights"] = lossWeights.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
-        if let labelSmoothing { o["label_smoothing"] = Double(labelSmoothing) }
-        if let simpoGamma { o["simpo_gamma"] = Double(simpoGamma) }
-        if let orpoLambda { o["orpo_lambda"] = Double(orpoLambda) }
-        if let fDivergenceType { o["f_divergence_type"] = fDivergenceType }
-        if let maxLength { o["max_length"] = maxLength }
-        if let maxPromptLength { o["max_prompt_length"] = maxPromptLength }
-        if let truncationMode { o["truncation_mode"] = truncationMode }
-        if let tokenization { o["tokenization"] = tokenization }
-        if precomputeRef { o["precompute_ref_log_probs"] = true }
-        if skipBadRows { o["skip_bad_rows"] = true }
-        if let sharePrompt { o["share_prompt"] = sharePrompt }
+    func extraOverrides() -> FlagSettings {
+        var o = FlagSettings()
+        o.put("beta", "--beta", beta)
+        o.putList("loss_type", "--loss-type", lossType)
+        o.putList("loss_weights", "--loss-weights", lossWeights, numeric: true)
+        o.put("label_smoothing", "--label-smoothing", labelSmoothing)
+        o.put("simpo_gamma", "--simpo-gamma", simpoGamma)
+        o.put("orpo_lambda", "--orpo-lambda", orpoLambda)
+        o.put("f_divergence_type", "--f-divergence-type", fDivergenceType)
+        o.put("max_length", "--max-length", maxLength)
+        o.put("max_prompt_length", "--max-prompt-length", maxPromptLength)
+        o.put("truncation_mode", "--truncation-mode", truncationMode)
+        o.put("tokenization", "--tokenization", tokenization)
+        if precomputeRef { o.put("precompute_ref_log_probs", "--precompute-ref", true) }
+        if skipBadRows { o.put("skip_bad_rows", "--skip-bad-rows", true) }
+        o.put("share_prompt", sharePrompt == false ? "--no-share-prompt" : "--share-prompt", sharePrompt)
         return o
     }
 
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
+        try common.validateOutput()
         if let threads = common.threads { Threads.configure(threads) }
-        let config = try common.configuration(DPOConfiguration.self, knownKeys: DPOConfiguration.knownKeys, extra: extraOverrides())
-        try config.validate()
+        let config = try common.configuration(DPOConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")
         let policy = try ModelBundle(path: common.model)
         // The reference: a given model, or a second load of the policy's weights, frozen.

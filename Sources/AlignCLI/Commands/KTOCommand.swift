@@ -29,24 +29,24 @@ struct KTOCommand: ParsableCommand {
     @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
     @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
-    func extraOverrides() -> [String: Any] {
-        var o: [String: Any] = [:]
-        if let beta { o["beta"] = Double(beta) }
-        if let lossType { o["loss_type"] = lossType }
-        if let desirableWeight { o["desirable_weight"] = Double(desirableWeight) }
-        if let undesirableWeight { o["undesirable_weight"] = Double(undesirableWeight) }
-        if let maxLength { o["max_length"] = maxLength }
-        if skipBadRows { o["skip_bad_rows"] = true }
+    func extraOverrides() -> FlagSettings {
+        var o = FlagSettings()
+        o.put("beta", "--beta", beta)
+        o.put("loss_type", "--loss-type", lossType)
+        o.put("desirable_weight", "--desirable-weight", desirableWeight)
+        o.put("undesirable_weight", "--undesirable-weight", undesirableWeight)
+        o.put("max_length", "--max-length", maxLength)
+        if skipBadRows { o.put("skip_bad_rows", "--skip-bad-rows", true) }
         return o
     }
 
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
+        try common.validateOutput()
         if let threads = common.threads { Threads.configure(threads) }
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
-        let config = try common.configuration(KTOConfiguration.self, knownKeys: KTOConfiguration.knownKeys, extra: extraOverrides())
-        try config.validate()
+        let config = try common.configuration(KTOConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")
         let policy = try ModelBundle(path: common.model)
         let reference = try ModelBundle(path: refModel ?? common.model)

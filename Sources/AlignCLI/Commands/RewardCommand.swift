@@ -27,20 +27,20 @@ struct RewardCommand: ParsableCommand {
     @Option(help: "c in c·E[(r_w + r_l)²], which keeps rewards centred on 0.") var centerRewardsCoefficient: Float?
     @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
 
-    func extraOverrides() -> [String: Any] {
-        var o: [String: Any] = [:]
-        if let maxLength { o["max_length"] = maxLength }
-        if let centerRewardsCoefficient { o["center_rewards_coefficient"] = Double(centerRewardsCoefficient) }
-        if skipBadRows { o["skip_bad_rows"] = true }
+    func extraOverrides() -> FlagSettings {
+        var o = FlagSettings()
+        o.put("max_length", "--max-length", maxLength)
+        o.put("center_rewards_coefficient", "--center-rewards-coefficient", centerRewardsCoefficient)
+        if skipBadRows { o.put("skip_bad_rows", "--skip-bad-rows", true) }
         return o
     }
 
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
+        try common.validateOutput()
         if let threads = common.threads { Threads.configure(threads) }
-        let config = try common.configuration(RewardConfiguration.self, knownKeys: RewardConfiguration.knownKeys, extra: extraOverrides())
-        try config.validate()
+        let config = try common.configuration(RewardConfiguration.self, extra: extraOverrides())
         let source = URL(fileURLWithPath: (common.model as NSString).expandingTildeInPath)
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")

@@ -28,22 +28,22 @@ struct SFTCommand: ParsableCommand {
     @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
     @Flag(help: "Also write the model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
-    func extraOverrides() -> [String: Any] {
-        var o: [String: Any] = [:]
-        if let maxLength { o["max_length"] = maxLength }
-        if let truncationMode { o["truncation_mode"] = truncationMode }
-        if let completionOnly { o["completion_only_loss"] = completionOnly }
-        if packing { o["packing"] = true }
-        if skipBadRows { o["skip_bad_rows"] = true }
+    func extraOverrides() -> FlagSettings {
+        var o = FlagSettings()
+        o.put("max_length", "--max-length", maxLength)
+        o.put("truncation_mode", "--truncation-mode", truncationMode)
+        o.put("completion_only_loss", "--completion-only", completionOnly)
+        if packing { o.put("packing", "--packing", true) }
+        if skipBadRows { o.put("skip_bad_rows", "--skip-bad-rows", true) }
         return o
     }
 
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
+        try common.validateOutput()
         if let threads = common.threads { Threads.configure(threads) }
-        let config = try common.configuration(SFTConfiguration.self, knownKeys: SFTConfiguration.knownKeys, extra: extraOverrides())
-        try config.validate()
+        let config = try common.configuration(SFTConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")
         let bundle = try ModelBundle(path: common.model)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)

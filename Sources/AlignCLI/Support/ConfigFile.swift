@@ -1,60 +1,96 @@
+import AlignJSON
+import AlignSettings
+import AlignTraining
 import Foundation
-import Yams
 
-/// A YAML (or JSON) configuration file of snake_case keys, checked against the keys a command
-/// knows before anything is decoded, so a typo is an error naming the key rather than a silently
-/// ignored setting.
-struct ConfigFile {
-    let url: URL
-    let values: [String: Any]
+/// A training command's configuration as decoded: defaults, then the YAML file's keys, then the
+/// command-line flags. Every value remembers where it came from (`config.yaml:3` or
+/// `--batch-size`), so an unknown key, a value of the wrong type and a value out of range are all
+/// reported against the line or flag the user wrote.
+struct SettingSources {
+    /// The merged settings, snake_case keys (file order, then flags).
+    private(set) var values: [(key: String, value: JSONValue)] = []
+    /// Where each key's value came from.
+    private(set) var sources: [String: String] = [:]
 
-    init(url: URL, knownKeys: Set<String>) throws {
-        self.url = url
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw ValidationErrorMessage("\(url.path): cannot read the config file (\(error.localizedDescription))")
-        }
-        let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch {
-            throw ValidationErrorMessage("\(url.path): not valid YAML (\(error))")
-        }
-        guard let dict = parsed as? [String: Any] else {
-            throw ValidationErrorMessage("\(url.path): the config must be a mapping of keys to values")
-        }
-        for key in dict.keys.sorted() where !knownKeys.contains(key) {
-            let close = knownKeys.filter { $0.hasPrefix(String(key.prefix(4))) }.sorted().prefix(3)
-            throw ValidationErrorMessage("\(url.path): unknown key \"\(key)\"" + (close.isEmpty ? "" : " (did you mean \(close.joined(separator: ", "))?)"))
-        }
-        values = dict
-    }
-
-    /// Decodes `T` from the file's values merged with `overrides` (command-line flags win).
-    func decode<T: Decodable>(_ type: T.Type, overrides: [String: Any]) throws -> T {
-        var merged = values
-        for (k, v) in overrides { merged[k] = v }
-        return try ConfigFile.decode(type, from: merged, source: url.path)
-    }
-
-    /// Decodes `T` from a plain dictionary of snake_case keys.
-    static func decode<T: Decodable>(_ type: T.Type, from values: [String: Any], source: String) throws -> T {
-        let data = try JSONSerialization.data(withJSONObject: jsonCompatible(values))
-        do { return try JSONDecoder().decode(type, from: data) } catch let DecodingError.typeMismatch(_, context) {
-            throw ValidationErrorMessage("\(source): \(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type (\(context.debugDescription))")
-        } catch {
-            throw ValidationErrorMessage("\(source): \(error)")
+    /// Adds the keys of a config file, each refused unless `knownKeys` has it.
+    mutating func add(file: SettingsFile, knownKeys: Set<String>) throws {
+        for (key, value) in file.values {
+            let source = "\(file.path):\(file.lines[key] ?? 0)"
+            guard knownKeys.contains(key) else {
+                throw SettingsError(source: source, "unknown key \"\(key)\"" + SettingSources.suggestion(for: key, in: knownKeys))
+            }
+            set(key, value, source: source)
         }
     }
 
-    /// YAML scalars (dates, etc.) reduced to what JSON can carry.
-    private static func jsonCompatible(_ value: Any) -> Any {
-        switch value {
-        case let d as [String: Any]: return d.mapValues(jsonCompatible)
-        case let a as [Any]: return a.map(jsonCompatible)
-        case is String, is Bool, is Int, is Double, is NSNumber, is NSNull: return value
-        default: return String(describing: value)
+    /// Sets `key` from a command-line flag (the flag wins over the file).
+    mutating func set(_ key: String, _ value: JSONValue, source: String) {
+        values.removeAll { $0.key == key }
+        values.append((key, value))
+        sources[key] = source
+    }
+
+    /// Where `key` was set, or nil for a default.
+    func source(of key: String) -> String? { sources[key] }
+
+    /// Decodes `T` and validates it, prefixing any error with the source of the key it is about.
+    func decode<T: ValidatedConfiguration>(_ type: T.Type) throws -> T {
+        let configuration: T
+        do {
+            configuration = try JSONValueDecoder().decode(type, from: .object(values))
+        } catch let error as JSONDecodingError {
+            let key = error.codingPath.first ?? ""
+            throw SettingsError(source: sources[key] ?? "settings", error.description)
+        } catch let error as TrainingError {
+            throw attributed(error)
         }
+        do { try configuration.validate() } catch let error as TrainingError { throw attributed(error) }
+        return configuration
+    }
+
+    /// A training error about a setting, prefixed with where that setting was given.
+    func attributed(_ error: TrainingError) -> Error {
+        guard case let .invalidSetting(key, message) = error else { return error }
+        guard let source = sources[key] else { return SettingsError(source: "invalid configuration", message) }
+        return SettingsError(source: source, message)
+    }
+
+    /// ` (did you mean a, b?)` for keys sharing a prefix or close in spelling, or nothing.
+    static func suggestion(for key: String, in known: Set<String>) -> String {
+        let close = known.filter { $0.hasPrefix(String(key.prefix(4))) || editDistance($0, key) <= 2 }.sorted().prefix(3)
+        return close.isEmpty ? "" : " (did you mean \(close.joined(separator: ", "))?)"
+    }
+
+    /// Levenshtein distance, for suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 }
+
+/// A configuration that checks its own ranges after decoding (each training command's).
+protocol ValidatedConfiguration: Decodable {
+    /// Throws ``TrainingError/invalidSetting(key:message:)`` naming the offending key.
+    func validate() throws
+    /// The snake_case keys a YAML file may set.
+    static var knownKeys: Set<String> { get }
+}
+
+extension DPOConfiguration: ValidatedConfiguration {}
+extension KTOConfiguration: ValidatedConfiguration {}
+extension SFTConfiguration: ValidatedConfiguration {}
+extension RewardConfiguration: ValidatedConfiguration {}
 
 /// A user-facing error message (printed without a stack of types).
 struct ValidationErrorMessage: Error, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import AlignJSON
+import AlignSettings
 import AlignTraining
 import ArgumentParser
 import Foundation
@@ -42,38 +44,48 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Checkpoint every N steps (0: final model only).") var saveSteps: Int?
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
 
-    /// The flags given, under their YAML keys.
-    func overrides() -> [String: Any] {
-        var o: [String: Any] = [:]
-        func put(_ key: String, _ value: Any?) { if let value { o[key] = value } }
-        put("learning_rate", learningRate.map { Double($0) })
-        put("per_device_train_batch_size", batchSize)
-        put("gradient_accumulation_steps", gradientAccumulationSteps)
-        put("num_train_epochs", numTrainEpochs)
-        put("max_steps", maxSteps)
-        put("lr_scheduler_type", lrScheduler)
-        put("warmup_steps", warmupSteps)
-        put("warmup_ratio", warmupRatio)
-        put("weight_decay", weightDecay.map { Double($0) })
-        put("optim", optimizer)
-        put("momentum", momentum.map { Double($0) })
-        put("max_grad_norm", maxGradNorm.map { Double($0) })
-        put("seed", seed.map { Int($0) })
-        if noShuffle { o["shuffle"] = false }
-        put("logging_steps", loggingSteps)
-        put("eval_steps", evalSteps)
-        put("save_steps", saveSteps)
+    /// The flags given, under their YAML keys, each with the flag that set it.
+    func flagSettings() -> FlagSettings {
+        var o = FlagSettings()
+        o.put("learning_rate", "--learning-rate", learningRate)
+        o.put("per_device_train_batch_size", "--batch-size", batchSize)
+        o.put("gradient_accumulation_steps", "--gradient-accumulation-steps", gradientAccumulationSteps)
+        o.put("num_train_epochs", "--num-train-epochs", numTrainEpochs)
+        o.put("max_steps", "--max-steps", maxSteps)
+        o.put("lr_scheduler_type", "--lr-scheduler", lrScheduler)
+        o.put("warmup_steps", "--warmup-steps", warmupSteps)
+        o.put("warmup_ratio", "--warmup-ratio", warmupRatio)
+        o.put("weight_decay", "--weight-decay", weightDecay)
+        o.put("optim", "--optimizer", optimizer)
+        o.put("momentum", "--momentum", momentum)
+        o.put("max_grad_norm", "--max-grad-norm", maxGradNorm)
+        o.put("seed", "--seed", seed)
+        if noShuffle { o.put("shuffle", "--no-shuffle", false) }
+        o.put("logging_steps", "--logging-steps", loggingSteps)
+        o.put("eval_steps", "--eval-steps", evalSteps)
+        o.put("save_steps", "--save-steps", saveSteps)
         return o
     }
 
-    /// Decodes a command's configuration: defaults, then the YAML file, then these flags (and the
-    /// command's own `extra` flags).
-    func configuration<T: Decodable>(_ type: T.Type, knownKeys: Set<String>, extra: [String: Any]) throws -> T {
-        let flags = overrides().merging(extra) { $1 }
-        if let config {
-            return try ConfigFile(url: URL(fileURLWithPath: config), knownKeys: knownKeys).decode(type, overrides: flags)
+    /// Decodes and validates a command's configuration: defaults, then the YAML file, then these
+    /// flags and the command's own `extra` flags. Errors name the file and line or the flag.
+    func configuration<T: ValidatedConfiguration>(_ type: T.Type, extra: FlagSettings) throws -> T {
+        var sources = SettingSources()
+        if let config { try sources.add(file: SettingsFile(path: config), knownKeys: T.knownKeys) }
+        for (key, flag, value) in flagSettings().entries + extra.entries { sources.set(key, value, source: flag) }
+        return try sources.decode(type)
+    }
+
+    /// Checks the output path before anything is loaded: an existing file there (not a folder)
+    /// would otherwise fail only when the first checkpoint is written.
+    func validateOutput() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outputURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationErrorMessage("--output \(output): is an existing file; give a folder (it is created if missing)")
         }
-        return try ConfigFile.decode(type, from: flags, source: "command line")
+        if let threads, !(1...1024).contains(threads) {
+            throw ValidationErrorMessage("--threads \(threads): must be in 1...1024")
+        }
     }
 
     var outputURL: URL { URL(fileURLWithPath: (output as NSString).expandingTildeInPath) }
@@ -93,5 +105,37 @@ func runTraining(_ body: () throws -> Void) throws {
     do { try body() } catch let error as TrainingError {
         if case .interrupted = error { note(error.description); throw ExitCode(130) }
         throw ValidationErrorMessage(error.description)
+    }
+}
+
+/// Settings given as flags: the YAML key, the flag that set it and its value.
+struct FlagSettings {
+    private(set) var entries: [(key: String, flag: String, value: JSONValue)] = []
+
+    /// An empty set.
+    init() {}
+
+    /// Records `value` for `key` when the flag was given.
+    mutating func put(_ key: String, _ flag: String, _ value: JSONValue?) {
+        if let value { entries.append((key, flag, value)) }
+    }
+    mutating func put(_ key: String, _ flag: String, _ value: Float?) { put(key, flag, value.map { JSONValue.double(Double($0)) }) }
+    mutating func put(_ key: String, _ flag: String, _ value: Double?) { put(key, flag, value.map { JSONValue.double($0) }) }
+    mutating func put(_ key: String, _ flag: String, _ value: Int?) { put(key, flag, value.map { JSONValue.integer($0) }) }
+    mutating func put(_ key: String, _ flag: String, _ value: UInt64?) {
+        put(key, flag, value.map { JSONValue.number(JSONNumber(text: String($0))) })
+    }
+    mutating func put(_ key: String, _ flag: String, _ value: String?) { put(key, flag, value.map { JSONValue.string($0) }) }
+    mutating func put(_ key: String, _ flag: String, _ value: Bool?) { put(key, flag, value.map { JSONValue.bool($0) }) }
+
+    /// A comma-separated list flag (`--loss-type sigmoid,sft`): numbers where `numeric`, else strings,
+    /// so a bad item is reported by position rather than dropped.
+    mutating func putList(_ key: String, _ flag: String, _ value: String?, numeric: Bool = false) {
+        guard let value else { return }
+        let items = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        put(key, flag, JSONValue.array(items.map { item in
+            if numeric, let d = Double(item) { return .double(d) }
+            return .string(item)
+        }))
     }
 }
