@@ -81,6 +81,17 @@ public struct ReadReport: Sendable, Equatable {
     }
 }
 
+/// Longest row accepted (bytes of one JSON Lines line): far beyond any sequence a model can read,
+/// small enough that tokenising a runaway line cannot exhaust memory.
+public let maximumRowBytes = 8 << 20
+
+/// Reads a JSON Lines (or JSON array) file into its rows, each with its location, with the same
+/// rules as every dataset reader (BOM, CRLF, blank lines, invalid UTF-8 and over-long rows named by
+/// line). The first malformed row is an error.
+public func readJSONRows(_ url: URL) throws -> [(location: RowLocation, value: JSONValue)] {
+    try RowReader.rows(of: url).map { row in (row.location, try row.value.get()) }
+}
+
 /// One raw row of a dataset file: its location and its parsed JSON, or why it failed to parse.
 struct RawRow {
     var location: RowLocation
@@ -128,6 +139,13 @@ enum RowReader {
             for i in lineStart..<contentEnd where bytes[i] != 0x20 && bytes[i] != 0x09 { blank = false; break }
             if !blank {
                 let location = RowLocation(file: name, line: line)
+                if contentEnd - lineStart > maximumRowBytes {
+                    rows.append(RawRow(location: location, value: .failure(DatasetError(
+                        location, "the row is \(contentEnd - lineStart) bytes; a row may have at most \(maximumRowBytes) (8 MiB)"))))
+                    lineStart = lineEnd + 1
+                    line += 1
+                    continue
+                }
                 do {
                     let value = try JSONReader.parse(bytes, start: lineStart, end: contentEnd, options: .dataset)
                     rows.append(RawRow(location: location, value: .success(value)))

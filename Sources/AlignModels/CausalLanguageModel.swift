@@ -10,6 +10,9 @@ public protocol CausalLanguageModel: Module {
     var vocabularySize: Int { get }
     /// Width of the hidden states.
     var hiddenSize: Int { get }
+    /// Longest sequence the model can read (its position table); longer input must be refused or
+    /// cut before it reaches the model.
+    var maxSequenceLength: Int { get }
     /// Final hidden states (batch, seq, hidden) for ids laid out (batch, seq); `attentionMask` is
     /// (batch, seq) with 1 for tokens and 0 for padding; `positions` default as transformers does.
     func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]?, positions: [Int32]?) -> Tensor

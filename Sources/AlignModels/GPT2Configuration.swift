@@ -111,14 +111,29 @@ public struct GPT2Configuration: Codable, Sendable, Hashable {
         try c.encode(initializerRange, forKey: .initializerRange)
     }
 
-    /// Reads `config.json` from a model folder.
+    /// Reads `config.json` from a model folder and checks every setting (``validate()``).
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.unreadable(path: url.path, reason: error.localizedDescription)
+        self = try readConfigurationFile(GPT2Configuration.self, url: url)
+        do { try validate() } catch let error as ModelError { throw error.located(in: url) }
+    }
+
+    /// Checks sizes and constants before anything is allocated from them (see
+    /// ``LlamaConfiguration/validate()``). Throws ``ModelError/invalidSetting(key:message:)``.
+    public func validate() throws {
+        try requireModelSetting((1...maximumVocabularySize).contains(vocabSize), "vocab_size", "must be in 1...\(maximumVocabularySize), got \(vocabSize)")
+        try requireModelSetting((1...maximumWidth).contains(nEmbd), "n_embd", "must be in 1...\(maximumWidth), got \(nEmbd)")
+        try requireModelSetting((1...maximumHeads).contains(nHead) && nEmbd % nHead == 0, "n_head", "must divide n_embd (\(nEmbd)), got \(nHead)")
+        try requireModelSetting((1...maximumLayers).contains(nLayer), "n_layer", "must be in 1...\(maximumLayers), got \(nLayer)")
+        try requireModelSetting((1...maximumRotaryPositions).contains(nPositions), "n_positions", "must be in 1...\(maximumRotaryPositions), got \(nPositions)")
+        if let nInner { try requireModelSetting((1...maximumWidth * 8).contains(nInner), "n_inner", "must be in 1...\(maximumWidth * 8), got \(nInner)") }
+        try requireModelSetting(layerNormEpsilon.isFinite && layerNormEpsilon > 0, "layer_norm_epsilon", "must be a finite number > 0, got \(layerNormEpsilon)")
+        try requireModelSetting(GPT2Activation(huggingFaceName: activationFunction) != nil, "activation_function",
+                                "\"\(activationFunction)\" is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu)")
+        for (key, id) in [("bos_token_id", bosTokenId), ("pad_token_id", padTokenId)] {
+            if let id { try requireModelSetting((0..<vocabSize).contains(id), key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))") }
         }
-        do { self = try JSONDecoder().decode(GPT2Configuration.self, from: data) } catch {
-            throw ModelError.unreadable(path: url.path, reason: "not a GPT-2 config.json (\(error))")
+        for id in eosTokenId?.all ?? [] {
+            try requireModelSetting((0..<vocabSize).contains(id), "eos_token_id", "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
         }
     }
 

@@ -154,6 +154,7 @@ public final class GPT2LMHeadModel: Module {
     /// Hugging Face's *on-disk* shape: Conv1D weights are requested as (in, out) and transposed
     /// here into `Linear`'s layout.
     public init(_ configuration: GPT2Configuration, weights: WeightSource) throws {
+        try configuration.validate()
         self.configuration = configuration
         let c = configuration
         guard let activation = GPT2Activation(huggingFaceName: c.activationFunction) else {
@@ -210,15 +211,12 @@ public final class GPT2LMHeadModel: Module {
     /// may also hold the `attn.bias` / `attn.masked_bias` causal-mask buffers; they are ignored.
     public convenience init(directory: URL) throws {
         let configuration = try GPT2Configuration(contentsOf: directory.appendingPathComponent("config.json"))
-        let checkpoint = try CheckpointReader(url: directory)
-        try self.init(configuration) { name, shape in
-            // Some GPT-2 checkpoints (the original `gpt2` upload) name tensors without "transformer.".
-            let candidates = [name, name.hasPrefix("transformer.") ? String(name.dropFirst("transformer.".count)) : name]
-            guard let stored = candidates.first(where: { checkpoint.info($0) != nil }) else { throw ModelError.missingWeight(name) }
-            let (found, storage) = try checkpoint.loadFloat32(stored)
-            guard found == shape else { throw ModelError.shapeMismatch(name: name, expected: shape, found: found) }
-            return Tensor(storage: storage, shape: shape)
-        }
+        var weights = try CheckpointWeights(directory: directory)
+        // Some GPT-2 checkpoints (the original `gpt2` upload) name tensors without "transformer.".
+        weights.aliases = { $0.hasPrefix("transformer.") ? [String($0.dropFirst("transformer.".count))] : [] }
+        try weights.checkLayerCount(prefix: "transformer.h.", key: "n_layer", layers: configuration.nLayer)
+        try weights.checkTiedHead(tied: configuration.tieWordEmbeddings, headName: "lm_head.weight")
+        try self.init(configuration, weights: weights.load)
     }
 
     /// Final hidden states (batch, seq, hidden) for token ids laid out (batch, seq).
@@ -265,4 +263,6 @@ extension GPT2LMHeadModel: CausalLanguageModel {
     public var vocabularySize: Int { configuration.vocabSize }
     /// `n_embd`.
     public var hiddenSize: Int { configuration.nEmbd }
+    /// `n_positions`: the learned position table's length.
+    public var maxSequenceLength: Int { configuration.nPositions }
 }

@@ -44,6 +44,20 @@ public struct GenerationConfig: Sendable {
         self.padTokenID = padTokenID; self.seed = seed; self.shouldStop = shouldStop
     }
 
+    /// Checks settings given by a user, naming the flag (`--top-p`) of the first out of range.
+    public static func validate(maxNewTokens: Int, temperature: Float, topK: Int = 0, topP: Float = 1, minP: Float = 0,
+                                repetitionPenalty: Float = 1) throws {
+        func check(_ ok: Bool, _ flag: String, _ rule: String) throws {
+            if !ok { throw ModelError.unsupported("\(flag): must be \(rule)") }
+        }
+        try check((0...(1 << 20)).contains(maxNewTokens), "--max-new-tokens \(maxNewTokens)", "in 0...\(1 << 20)")
+        try check(temperature.isFinite && temperature >= 0, "--temperature \(temperature)", "a finite number ≥ 0 (0 is greedy)")
+        try check(topK >= 0, "--top-k \(topK)", "≥ 0 (0 is off)")
+        try check(topP > 0 && topP <= 1, "--top-p \(topP)", "in (0, 1]")
+        try check(minP >= 0 && minP <= 1, "--min-p \(minP)", "in [0, 1]")
+        try check(repetitionPenalty.isFinite && repetitionPenalty > 0, "--repetition-penalty \(repetitionPenalty)", "a finite number > 0")
+    }
+
     /// Whether tokens are chosen by argmax rather than sampled.
     public var isGreedy: Bool { temperature == 0 }
 }
@@ -172,8 +186,10 @@ public struct TokenSampler: Sendable {
 /// Generates continuations of a batch of prompts with a Llama-family model, using a KV cache:
 /// one prefill pass over the left-padded prompts, then one token per unfinished row per step.
 ///
-/// A row finishes on an EOS id (kept as its last token), when `config.shouldStop` says so, or at
-/// `config.maxNewTokens`; finished rows are dropped from the batch, so they cost nothing more.
+/// A row finishes on an EOS id (kept as its last token), when `config.shouldStop` says so, at
+/// `config.maxNewTokens`, or when the sequence reaches the end of the model's position table
+/// (``LlamaForCausalLM/maxSequenceLength``); finished rows are dropped from the batch, so they cost
+/// nothing more. Prompts must fit the position table (callers check with ``promptsFit(_:model:)``).
 /// Greedy results match transformers' `generate(do_sample=False)` token for token.
 ///
 /// - Parameters:
@@ -184,10 +200,14 @@ public func generate(model: LlamaForCausalLM, prompts: [[Int32]], config: Genera
     var outputs = [[Int32]](repeating: [], count: prompts.count)
     if config.maxNewTokens == 0 { return outputs }
     let width = prompts.map(\.count).max()!
-    // The last new token is returned, never fed back, so the cache needs one slot less.
-    let capacity = width + config.maxNewTokens - 1
-    precondition(capacity <= model.rotary.maxPositions,
-                 "\(width) prompt + \(config.maxNewTokens) new tokens exceed the model's \(model.rotary.maxPositions) positions")
+    // Checked even in unchecked builds: a prompt past the table would read beyond it.
+    if width > model.maxSequenceLength {
+        fatalError("a \(width)-token prompt exceeds the model's \(model.maxSequenceLength) positions (check with promptsFit)")
+    }
+    // New tokens stop where the position table ends; the last one is returned, never fed back, so
+    // the cache needs one slot less.
+    let maxNewTokens = min(config.maxNewTokens, model.maxSequenceLength - width + 1)
+    let capacity = width + maxNewTokens - 1
     return withNoGrad {
         let batch = prompts.count
         var ids = [Int32](), mask = [Float]()
@@ -211,7 +231,7 @@ public func generate(model: LlamaForCausalLM, prompts: [[Int32]], config: Genera
                 let token = samplers[r].next(&row, seen: seen[r])
                 outputs[r].append(token)
                 if config.repetitionPenalty != 1 { seen[r].insert(token) }
-                let done = config.eosTokenIDs.contains(token) || outputs[r].count >= config.maxNewTokens
+                let done = config.eosTokenIDs.contains(token) || outputs[r].count >= maxNewTokens
                     || (config.shouldStop?(r, outputs[r]) ?? false)
                 if !done { keep.append(slot); next.append(token) }
             }
@@ -223,5 +243,12 @@ public func generate(model: LlamaForCausalLM, prompts: [[Int32]], config: Genera
             logits = model.logits(appending: next, to: cache)
         }
         return outputs
+    }
+}
+
+/// Refuses prompts longer than the model's position table, naming the first by its index.
+public func promptsFit(_ prompts: [[Int32]], model: LlamaForCausalLM) throws {
+    if let (i, p) = prompts.enumerated().first(where: { $0.element.count > model.maxSequenceLength }) {
+        throw ModelError.unsupported("prompt \(i + 1) is \(p.count) tokens, longer than the model's \(model.maxSequenceLength) positions (max_position_embeddings)")
     }
 }

@@ -1,3 +1,4 @@
+import AlignJSON
 import AlignTensor
 import Foundation
 
@@ -22,6 +23,8 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
     public var bosTokenId: Int?
     public var eosTokenId: TokenIDs?
     public var padTokenId: Int?
+    /// `hidden_act`: the MLP gate's activation; only `silu` (Llama, Qwen2, Mistral) is built.
+    public var hiddenAct: String?
 
     /// `rope_scaling`; only the `llama3` type changes frequencies here (others are refused).
     public struct RopeScaling: Codable, Sendable, Hashable {
@@ -77,7 +80,7 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling"
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case attentionBias = "attention_bias", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
-        case padTokenId = "pad_token_id", ropeParameters = "rope_parameters"
+        case padTokenId = "pad_token_id", ropeParameters = "rope_parameters", hiddenAct = "hidden_act"
     }
 
     /// transformers ≥ 5 nests θ and the scaling under `rope_parameters`.
@@ -126,6 +129,7 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         bosTokenId = try c.decodeIfPresent(Int.self, forKey: .bosTokenId)
         eosTokenId = try c.decodeIfPresent(TokenIDs.self, forKey: .eosTokenId)
         padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId)
+        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -150,14 +154,49 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         try c.encodeIfPresent(padTokenId, forKey: .padTokenId)
     }
 
-    /// Reads `config.json` from a model folder.
+    /// Reads `config.json` from a model folder and checks every setting (``validate()``).
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelError.unreadable(path: url.path, reason: error.localizedDescription)
+        self = try readConfigurationFile(LlamaConfiguration.self, url: url)
+        do { try validate() } catch let error as ModelError { throw error.located(in: url) }
+    }
+
+    /// Checks sizes, counts and constants before anything is allocated from them: each must be in
+    /// a range that a real model has (and that cannot overflow the products taken from it), and the
+    /// settings must agree with each other. Throws ``ModelError/invalidSetting(key:message:)``.
+    public func validate() throws {
+        try requireModelSetting((1...maximumVocabularySize).contains(vocabSize), "vocab_size", "must be in 1...\(maximumVocabularySize), got \(vocabSize)")
+        try requireModelSetting((1...maximumWidth).contains(hiddenSize), "hidden_size", "must be in 1...\(maximumWidth), got \(hiddenSize)")
+        try requireModelSetting((1...maximumWidth * 8).contains(intermediateSize), "intermediate_size", "must be in 1...\(maximumWidth * 8), got \(intermediateSize)")
+        try requireModelSetting((1...maximumLayers).contains(numHiddenLayers), "num_hidden_layers", "must be in 1...\(maximumLayers), got \(numHiddenLayers)")
+        try requireModelSetting((1...maximumHeads).contains(numAttentionHeads), "num_attention_heads", "must be in 1...\(maximumHeads), got \(numAttentionHeads)")
+        try requireModelSetting((1...numAttentionHeads).contains(numKeyValueHeads) && numAttentionHeads % numKeyValueHeads == 0,
+                                "num_key_value_heads", "must divide num_attention_heads (\(numAttentionHeads)), got \(numKeyValueHeads)")
+        if let headDim {
+            try requireModelSetting((2...4096).contains(headDim) && headDim % 2 == 0, "head_dim", "must be even and in 2...4096, got \(headDim)")
+        } else {
+            try requireModelSetting(hiddenSize % numAttentionHeads == 0 && (hiddenSize / numAttentionHeads) % 2 == 0, "hidden_size",
+                                    "(\(hiddenSize)) must split into num_attention_heads (\(numAttentionHeads)) heads of an even width (or give head_dim)")
         }
-        do { self = try JSONDecoder().decode(LlamaConfiguration.self, from: data) } catch {
-            throw ModelError.unreadable(path: url.path, reason: "not a Llama-family config.json (\(error))")
+        try requireModelSetting(rmsNormEps.isFinite && rmsNormEps > 0, "rms_norm_eps", "must be a finite number > 0, got \(rmsNormEps)")
+        try requireModelSetting(ropeTheta.isFinite && ropeTheta > 0, "rope_theta", "must be a finite number > 0, got \(ropeTheta)")
+        try requireModelSetting((1...maximumPositions).contains(maxPositionEmbeddings), "max_position_embeddings",
+                                "must be in 1...\(maximumPositions), got \(maxPositionEmbeddings)")
+        if let s = ropeScaling, s.ropeType != "default" {
+            try requireModelSetting(s.ropeType == "llama3", "rope_scaling", "type \"\(s.ropeType)\" is not supported (supported: llama3)")
+            try requireModelSetting(s.factor.isFinite && s.factor > 0, "rope_scaling", "factor must be a finite number > 0, got \(s.factor)")
+            let low = s.lowFreqFactor ?? 1, high = s.highFreqFactor ?? 4
+            try requireModelSetting(low.isFinite && high.isFinite && low > 0 && high > low, "rope_scaling",
+                                    "needs 0 < low_freq_factor < high_freq_factor, got \(low) and \(high)")
+            try requireModelSetting((s.originalMaxPositionEmbeddings ?? 8192) >= 1, "rope_scaling", "original_max_position_embeddings must be ≥ 1")
+        }
+        if let hiddenAct {
+            try requireModelSetting(["silu", "swish"].contains(hiddenAct), "hidden_act", "\"\(hiddenAct)\" is not supported by \(modelType) models (supported: silu)")
+        }
+        for (key, id) in [("bos_token_id", bosTokenId), ("pad_token_id", padTokenId)] {
+            if let id { try requireModelSetting((0..<vocabSize).contains(id), key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))") }
+        }
+        for id in eosTokenId?.all ?? [] {
+            try requireModelSetting((0..<vocabSize).contains(id), "eos_token_id", "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
         }
     }
 
@@ -174,7 +213,9 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
             llama3 = .init(factor: s.factor, lowFrequencyFactor: s.lowFreqFactor ?? 1, highFrequencyFactor: s.highFreqFactor ?? 4,
                            originalMaxPositions: s.originalMaxPositionEmbeddings ?? 8192)
         }
-        return RotaryTable(headDim: resolvedHeadDim, maxPositions: maxPositions ?? maxPositionEmbeddings,
+        // The table costs positions × head_dim floats: beyond `maximumRotaryPositions` it is cut there
+        // and longer sequences are refused (``LlamaForCausalLM/maxSequenceLength``).
+        return RotaryTable(headDim: resolvedHeadDim, maxPositions: maxPositions ?? min(maxPositionEmbeddings, maximumRotaryPositions),
                            theta: ropeTheta, llama3: llama3)
     }
 }
@@ -185,6 +226,15 @@ public enum ModelError: Error, CustomStringConvertible {
     case missingWeight(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case unreadable(path: String, reason: String)
+    /// A configuration value out of range or inconsistent: `key` names the `config.json` key (or
+    /// GGUF metadata key).
+    case invalidSetting(key: String, message: String)
+
+    /// This error with the file it concerns (a setting's error gets the config file's path).
+    public func located(in url: URL) -> ModelError {
+        if case let .invalidSetting(_, message) = self { return .unreadable(path: url.path, reason: message) }
+        return self
+    }
 
     public var description: String {
         switch self {
@@ -192,6 +242,46 @@ public enum ModelError: Error, CustomStringConvertible {
         case let .missingWeight(name): return "checkpoint has no tensor \(name)"
         case let .shapeMismatch(name, expected, found): return "tensor \(name) has shape \(found), the model expects \(expected)"
         case let .unreadable(path, reason): return "\(path): \(reason)"
+        case let .invalidSetting(_, message): return message
         }
+    }
+}
+
+/// Bounds on configuration values: far above any released model, low enough that products of
+/// them (tensor sizes) cannot overflow and a typo cannot ask for terabytes.
+public let maximumVocabularySize = 1 << 24
+/// Largest hidden width accepted.
+public let maximumWidth = 1 << 17
+/// Most decoder layers accepted.
+public let maximumLayers = 1024
+/// Most attention heads accepted.
+public let maximumHeads = 1 << 12
+/// Largest `max_position_embeddings` accepted.
+public let maximumPositions = 1 << 24
+/// Longest rotary table built (positions): 128k, Llama 3.1's context.
+public let maximumRotaryPositions = 1 << 17
+
+/// Throws ``ModelError/invalidSetting(key:message:)`` ("`key` `message`") unless `ok`.
+func requireModelSetting(_ ok: Bool, _ key: String, _ message: @autoclosure () -> String) throws {
+    if !ok { throw ModelError.invalidSetting(key: key, message: "\(key) \(message())") }
+}
+
+/// Decodes a `config.json` with the project's JSON reader: syntax errors give line and column, type
+/// errors the key, what was expected and what the file holds.
+func readConfigurationFile<T: Decodable>(_ type: T.Type, url: URL) throws -> T {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+        throw ModelError.unreadable(path: url.path, reason: FileManager.default.fileExists(atPath: url.path) ? "cannot read the file" : "no such file")
+    }
+    guard data.count <= 16 << 20 else { throw ModelError.unreadable(path: url.path, reason: "\(data.count) bytes is too large for a config.json") }
+    let value: JSONValue
+    do { value = try JSONReader.parse(data, options: JSONReaderOptions(duplicateKeys: .lastWins, allowsNonFiniteNumbers: true)) } catch let error as JSONSyntaxError {
+        throw ModelError.unreadable(path: url.path, reason: "not valid JSON: \(error)")
+    }
+    guard case .object = value else { throw ModelError.unreadable(path: url.path, reason: "must be a JSON object of settings") }
+    do { return try JSONValueDecoder().decode(type, from: value) } catch let error as JSONDecodingError {
+        throw ModelError.unreadable(path: url.path, reason: error.description)
+    } catch let error as ModelError {
+        throw error.located(in: url)
     }
 }

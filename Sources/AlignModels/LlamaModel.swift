@@ -22,6 +22,7 @@ public final class LlamaForCausalLM: Module {
 
     /// Builds the model with every tensor taken from `weights` (by Hugging Face name).
     public init(_ configuration: LlamaConfiguration, weights: WeightSource) throws {
+        try configuration.validate()
         self.configuration = configuration
         let c = configuration
         let hd = c.resolvedHeadDim
@@ -66,13 +67,10 @@ public final class LlamaForCausalLM: Module {
     /// Every tensor is checked for presence and shape; a tied LM head may be absent.
     public convenience init(directory: URL) throws {
         let configuration = try LlamaConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
-        let checkpoint = try CheckpointReader(url: directory)
-        try self.init(configuration) { name, shape in
-            guard checkpoint.info(name) != nil else { throw ModelError.missingWeight(name) }
-            let (found, storage) = try checkpoint.loadFloat32(name)
-            guard found == shape else { throw ModelError.shapeMismatch(name: name, expected: shape, found: found) }
-            return Tensor(storage: storage, shape: shape)
-        }
+        let weights = try CheckpointWeights(directory: directory)
+        try weights.checkLayerCount(prefix: "model.layers.", key: "num_hidden_layers", layers: configuration.numHiddenLayers)
+        try weights.checkTiedHead(tied: configuration.tieWordEmbeddings, headName: "lm_head.weight")
+        try self.init(configuration, weights: weights.load)
     }
 
     /// Final hidden states (batch, seq, hidden) for token ids laid out (batch, seq).
@@ -131,6 +129,9 @@ public final class LlamaForCausalLM: Module {
         }
         return pos
     }
+
+    /// Longest sequence the model reads: its rotary table's positions.
+    public var maxSequenceLength: Int { rotary.maxPositions }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         AlignNN.visit(embedTokens, "model.embed_tokens", prefix: prefix, visit)

@@ -95,17 +95,17 @@ public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLang
         guard file.architecture == "llama" else {
             throw ModelError.unsupported("\(url.lastPathComponent): GGUF architecture \"\(file.architecture ?? "missing")\" (supported: llama)")
         }
-        return try LlamaForCausalLM(gguf: url)
+        do { return try LlamaForCausalLM(gguf: url) } catch let error as ModelError { throw error.located(in: url) }
     }
     let configURL = url.appendingPathComponent("config.json")
-    let data: Data
-    do { data = try Data(contentsOf: configURL) } catch {
-        throw ModelError.unreadable(path: configURL.path, reason: error.localizedDescription)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw ModelError.unreadable(path: url.path, reason: "no such model folder or .gguf file")
     }
-    let probe: ArchitectureProbe
-    do { probe = try JSONDecoder().decode(ArchitectureProbe.self, from: data) } catch {
-        throw ModelError.unreadable(path: configURL.path, reason: "not a config.json (\(error))")
+    guard isDirectory.boolValue else {
+        throw ModelError.unreadable(path: url.path, reason: "not a model folder (config.json + safetensors) or a .gguf file")
     }
+    let probe = try readConfigurationFile(ArchitectureProbe.self, url: configURL)
     let llamaTypes: Set<String> = ["llama", "qwen2", "mistral"]
     let llamaClasses: Set<String> = ["LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"]
     let architectures = probe.architectures ?? []

@@ -49,6 +49,16 @@ public final class DPOTrainer: TrainingObjective {
                                            truncationMode: configuration.truncationMode == "keep_end" ? .keepEnd : .keepStart)
         self.objective = DPOObjective(loss: configuration.loss, sharePrompt: configuration.sharePrompt)
         self.saveModelHandler = saveModel
+        for pairs in [trainPairs, evalPairs] {
+            try requireSequencesFit(pairs.map { (collatedLength($0), $0.location) }, model: policy, what: "pair")
+            if let reference { try requireSequencesFit(pairs.map { (collatedLength($0), $0.location) }, model: reference, what: "pair") }
+        }
+    }
+
+    /// The longer of a pair's two rows once the collator has cut it to `max_length`.
+    func collatedLength(_ p: TokenizedPair) -> Int {
+        let longest = p.promptIDs.count + max(p.chosenIDs.count, p.rejectedIDs.count)
+        return min(longest, configuration.maxLength ?? longest)
     }
 
     /// Runs training into `outputDirectory` (metrics.jsonl, checkpoints, final model).

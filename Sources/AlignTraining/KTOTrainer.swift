@@ -220,6 +220,14 @@ public final class KTOTrainer: TrainingObjective {
         self.objective = KTOObjective(lossType: configuration.lossType, beta: configuration.beta,
                                       desirableWeight: configuration.desirableWeight, undesirableWeight: configuration.undesirableWeight)
         self.saveModelHandler = saveModel
+        for examples in [trainExamples, evalExamples] {
+            let lengths = examples.map { e -> (Int, RowLocation?) in
+                let longest = e.promptIDs.count + max(e.completionIDs.count, e.klCompletionIDs?.count ?? 0)
+                return (min(longest, configuration.maxLength ?? longest), e.location)
+            }
+            try requireSequencesFit(lengths, model: policy)
+            try requireSequencesFit(lengths, model: reference)
+        }
     }
 
     /// Runs training into `outputDirectory`.

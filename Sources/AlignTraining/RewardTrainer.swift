@@ -36,18 +36,13 @@ public final class RewardModel: Module {
         var configuration = try LlamaConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         // Tying drops the LM head from the body: nothing of the (vocabulary, hidden) matrix is loaded.
         configuration.tieWordEmbeddings = true
-        let checkpoint = try CheckpointReader(url: directory)
-        func load(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard checkpoint.info(name) != nil else { throw ModelError.missingWeight(name) }
-            let (found, storage) = try checkpoint.loadFloat32(name)
-            guard found == shape else { throw ModelError.shapeMismatch(name: name, expected: shape, found: found) }
-            return Tensor(storage: storage, shape: shape)
-        }
-        let body = try LlamaForCausalLM(configuration, weights: load)
+        let weights = try CheckpointWeights(directory: directory)
+        try weights.checkLayerCount(prefix: "model.layers.", key: "num_hidden_layers", layers: configuration.numHiddenLayers)
+        let body = try LlamaForCausalLM(configuration, weights: weights.load)
         let hidden = configuration.hiddenSize
         let head: Tensor
-        if checkpoint.info("score.weight") != nil {
-            head = try load("score.weight", [1, hidden])
+        if weights.storedName("score.weight") != nil {
+            head = try weights.load("score.weight", [1, hidden])
         } else {
             let raw = try? JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("config.json"))) as? [String: Any]
             let std = (raw?["initializer_range"] as? NSNumber)?.floatValue ?? 0.02
@@ -286,6 +281,9 @@ public final class RewardTrainer: TrainingObjective {
         self.evalPairs = evalPairs
         self.collator = RewardCollator(padID: model.padTokenID)
         self.saveModelHandler = saveModel ?? { try model.save(to: $0) }
+        for pairs in [trainPairs, evalPairs] {
+            try requireSequencesFit(pairs.map { (max($0.chosenIDs.count, $0.rejectedIDs.count), $0.location) }, model: model.body, what: "pair")
+        }
     }
 
     /// Runs training into `outputDirectory`.

@@ -153,6 +153,13 @@ public final class SFTTrainer: TrainingObjective {
         self.collator = SFTCollator(padID: padID)
         self.padID = padID
         self.saveModelHandler = saveModel
+        if configuration.packing, let rowLength = configuration.maxLength, rowLength > model.maxSequenceLength {
+            // Packed rows fill max_length whatever the examples' own lengths.
+            throw TrainingError.invalidSetting(key: "max_length", message: "max_length (\(rowLength)) is the packed row length and must be at most the model's \(model.maxSequenceLength) positions")
+        }
+        for sequences in [trainSequences, evalSequences] where !configuration.packing {
+            try requireSequencesFit(sequences.map { ($0.inputIDs.count, $0.location) }, model: model)
+        }
     }
 
     /// Runs training into `outputDirectory`.

@@ -1,3 +1,4 @@
+import AlignData
 import AlignKernels
 import AlignModels
 import AlignTensor
@@ -164,4 +165,18 @@ public enum SequenceLogProbs {
         }
         return (sums, stats)
     }
+}
+
+/// Refuses examples longer than the model's position table, naming the first such row: reading
+/// past the table would be undefined (a rotary or position-embedding lookup out of bounds).
+/// - Parameters:
+///   - lengths: each example's longest sequence after truncation, with its row.
+///   - model: the model that will read them.
+public func requireSequencesFit(_ lengths: [(length: Int, location: RowLocation?)], model: any CausalLanguageModel,
+                                what: String = "example", truncationFlag: String? = "--max-length") throws {
+    let limit = model.maxSequenceLength
+    guard let (i, bad) = lengths.enumerated().first(where: { $0.element.length > limit }) else { return }
+    let place = bad.location.map { "\($0)" } ?? "\(what) \(i)"
+    throw DatasetError(file: place, "the \(what) is \(bad.length) tokens long, but the model reads at most \(limit) positions "
+                       + "(max_position_embeddings / n_positions)" + (truncationFlag.map { "; set \($0) \(limit) or lower to truncate" } ?? ""))
 }

@@ -26,6 +26,8 @@ public enum CompletionSampler {
         let tokenizer = bundle.tokenizer
         let encoded = prompts.map { tokenizer.encode($0, addSpecialTokens: true).map(Int32.init) }
         if let empty = encoded.firstIndex(where: \.isEmpty) { throw WorkflowError("prompt \(empty) tokenises to nothing") }
+        try promptsFit(encoded, model: llama)
+        try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP)
         var rows: [(prompt: Int, ids: [Int32])] = []
         for (i, ids) in encoded.enumerated() { for _ in 0..<perPrompt { rows.append((i, ids)) } }
         var eos = Set<Int32>()

@@ -63,7 +63,7 @@ struct DPOCommand: ParsableCommand {
 
     func train() throws {
         try common.validateOutput()
-        if let threads = common.threads { Threads.configure(threads) }
+        try configureThreads(common.threads)
         let config = try common.configuration(DPOConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")
         let policy = try ModelBundle(path: common.model)

@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.configure(threads) }
+        try configureThreads(threads)
         let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["ALIGN_CACHE"] ?? NSHomeDirectory() + "/.cache/align")
         var s = full ? SentimentDemo.Settings.full : SentimentDemo.Settings()
         if let trainPrompts { s.trainPrompts = trainPrompts }

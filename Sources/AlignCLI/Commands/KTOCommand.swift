@@ -44,7 +44,7 @@ struct KTOCommand: ParsableCommand {
 
     func train() throws {
         try common.validateOutput()
-        if let threads = common.threads { Threads.configure(threads) }
+        try configureThreads(common.threads)
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
         let config = try common.configuration(KTOConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")

@@ -23,7 +23,7 @@ struct TokenizeCommand: ParsableCommand {
             ? try Tokenizer(vocabulary: BPEVocabulary(gguf: .init(url: url))) : try Tokenizer(directory: url)
         var texts: [String] = []
         if let text { texts.append(text) }
-        if let input { texts += try readJSONObjects(input).enumerated().map { try stringField($1, "text", input, $0) } }
+        if let input { texts += try readJSONObjects(input).map { try $0.requireString("text") } }
         guard !texts.isEmpty else { throw ValidationError("give --text or --input") }
         for t in texts { print("[" + tok.encode(t, addSpecialTokens: addSpecialTokens).map(String.init).joined(separator: ", ") + "]") }
     }
@@ -39,40 +39,43 @@ struct LogProbsCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.configure(threads) }
+        guard (1...TrainingConfiguration.maximumBatchSize).contains(batchSize) else {
+            throw ValidationErrorMessage("--batch-size \(batchSize): must be in 1...\(TrainingConfiguration.maximumBatchSize)")
+        }
+        try configureThreads(threads)
+        let rows = try readJSONObjects(data)
         let bundle = try ModelBundle(path: model)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
-        let rows = try readJSONObjects(data)
         guard let first = rows.first else { return }
         let options = PreparationOptions(maxLength: nil)
-        if first["chosen"] != nil {
-            let dataset = try PreferenceDataset(contentsOf: URL(fileURLWithPath: data))
-            let (pairs, _) = try dataset.tokenizedForDPO(encoder: encoder, options: options)
-            let collator = PreferenceCollator(padID: bundle.padID, maxLength: nil)
-            for start in stride(from: 0, to: pairs.count, by: batchSize) {
-                let slice = pairs[start..<min(start + batchSize, pairs.count)]
-                let b = collator.collate(slice)
-                let rows = TokenRows(ids: b.inputIDs, attentionMask: b.attentionMask, completionMask: b.completionMask, rows: b.rowCount, length: b.length)
-                let lp = withNoGrad { SequenceLogProbs.compute(model: bundle.model, rows: rows).logps }.toArray()
-                let n = slice.count
-                for (k, p) in slice.enumerated() {
-                    print("{\"chosen_logps\": \(lp[k]), \"rejected_logps\": \(lp[n + k]), \"chosen_tokens\": \(p.chosenIDs.count), \"rejected_tokens\": \(p.rejectedIDs.count)}")
-                }
-            }
+        let preference = first.has("chosen")
+        let dataset: PreferenceDataset
+        if preference {
+            dataset = try PreferenceDataset(contentsOf: URL(fileURLWithPath: data))
         } else {
             // prompt/completion rows: the completion as "chosen" of a pair with itself.
-            let examples = try rows.enumerated().map { i, r in
-                PreferenceExample(prompt: .text(try stringField(r, "prompt", data, i)), chosen: .text(try stringField(r, "completion", data, i)),
-                                  rejected: .text(try stringField(r, "completion", data, i)))
-            }
-            let (pairs, _) = try PreferenceDataset(examples: examples).tokenizedForDPO(encoder: encoder, options: options)
-            let collator = PreferenceCollator(padID: bundle.padID, maxLength: nil)
-            for start in stride(from: 0, to: pairs.count, by: batchSize) {
-                let slice = pairs[start..<min(start + batchSize, pairs.count)]
-                let b = collator.collate(slice)
-                let rows = TokenRows(ids: b.inputIDs, attentionMask: b.attentionMask, completionMask: b.completionMask, rows: b.rowCount, length: b.length)
-                let lp = withNoGrad { SequenceLogProbs.compute(model: bundle.model, rows: rows).logps }.toArray()
-                for (k, p) in slice.enumerated() { print("{\"logps\": \(lp[k]), \"tokens\": \(p.chosenIDs.count)}") }
+            dataset = PreferenceDataset(examples: try rows.map { r in
+                let completion = ExampleContent.text(try r.requireString("completion"))
+                return PreferenceExample(prompt: .text(try r.requireString("prompt")), chosen: completion, rejected: completion,
+                                         location: r.location)
+            })
+        }
+        let (pairs, _) = try dataset.tokenizedForDPO(encoder: encoder, options: options)
+        try requireSequencesFit(pairs.map { ($0.promptIDs.count + max($0.chosenIDs.count, $0.rejectedIDs.count), $0.location) },
+                                model: bundle.model, what: "row", truncationFlag: nil)
+        let collator = PreferenceCollator(padID: bundle.padID, maxLength: nil)
+        for start in stride(from: 0, to: pairs.count, by: batchSize) {
+            let slice = pairs[start..<min(start + batchSize, pairs.count)]
+            let b = collator.collate(slice)
+            let rows = TokenRows(ids: b.inputIDs, attentionMask: b.attentionMask, completionMask: b.completionMask, rows: b.rowCount, length: b.length)
+            let lp = withNoGrad { SequenceLogProbs.compute(model: bundle.model, rows: rows).logps }.toArray()
+            let n = slice.count
+            for (k, p) in slice.enumerated() {
+                if preference {
+                    print("{\"chosen_logps\": \(lp[k]), \"rejected_logps\": \(lp[n + k]), \"chosen_tokens\": \(p.chosenIDs.count), \"rejected_tokens\": \(p.rejectedIDs.count)}")
+                } else {
+                    print("{\"logps\": \(lp[k]), \"tokens\": \(p.chosenIDs.count)}")
+                }
             }
         }
     }
@@ -96,7 +99,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.configure(threads) }
+        try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
+                                      repetitionPenalty: repetitionPenalty)
+        try configureThreads(threads)
         let bundle = try ModelBundle(path: model)
         guard let llama = bundle.model as? LlamaForCausalLM else { throw ValidationErrorMessage("generation supports Llama-family models") }
         var text = prompt
@@ -113,6 +118,10 @@ struct GenerateCommand: ParsableCommand {
         let config = GenerationConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty, eosTokenIDs: eos, padTokenID: bundle.padID, seed: seed,
                                       shouldStop: stop.isEmpty ? nil : stopStrings(stop, bundle.tokenizer))
+        guard ids.count <= llama.maxSequenceLength else {
+            throw ValidationErrorMessage("--prompt: \(ids.count) tokens, longer than the model's \(llama.maxSequenceLength) positions (max_position_embeddings)")
+        }
+        guard !ids.isEmpty else { throw ValidationErrorMessage("--prompt: empty prompt (no tokens)") }
         let out = withNoGrad { generate(model: llama, prompts: [ids], config: config) }[0]
         var result = bundle.tokenizer.decode(out.map(Int.init), skipSpecialTokens: true)
         for s in stop { if let r = result.range(of: s) { result = String(result[..<r.lowerBound]) } }

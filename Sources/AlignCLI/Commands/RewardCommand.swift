@@ -39,7 +39,7 @@ struct RewardCommand: ParsableCommand {
 
     func train() throws {
         try common.validateOutput()
-        if let threads = common.threads { Threads.configure(threads) }
+        try configureThreads(common.threads)
         let config = try common.configuration(RewardConfiguration.self, extra: extraOverrides())
         let source = URL(fileURLWithPath: (common.model as NSString).expandingTildeInPath)
         guard source.pathExtension.lowercased() != "gguf" else {

@@ -42,7 +42,7 @@ struct SFTCommand: ParsableCommand {
 
     func train() throws {
         try common.validateOutput()
-        if let threads = common.threads { Threads.configure(threads) }
+        try configureThreads(common.threads)
         let config = try common.configuration(SFTConfiguration.self, extra: extraOverrides())
         note("loading \(common.model)")
         let bundle = try ModelBundle(path: common.model)

@@ -14,10 +14,7 @@ func readPrompts(_ path: String) throws -> [String] {
     let text = try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)
     let first = text.drop { $0.isWhitespace }.first
     if first == "{" || first == "[" {
-        return try readJSONObjects(path).enumerated().map { i, row in
-            if let p = row["prompt"] as? String { return p }
-            return try stringField(row, "text", path, i)
-        }
+        return try readJSONObjects(path).map { row in try row.string("prompt") ?? row.requireString("text") }
     }
     return text.split(separator: "\n").map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
 }
@@ -43,7 +40,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.configure(threads) }
+        try configureThreads(threads)
         let bundle = try ModelBundle(path: model)
         let texts = try readPrompts(prompts)
         let samples = try CompletionSampler.sample(bundle: bundle, prompts: texts, perPrompt: n, maxNewTokens: maxNewTokens,
@@ -81,9 +78,9 @@ struct JudgeCommand: ParsableCommand {
                 }
             }
         }
-        let scored = try rows.enumerated().map { i, row -> ScoredPrompt in
-            let prompt = try stringField(row, "prompt", input, i)
-            guard let completions = row["completions"] as? [String] else { throw ValidationErrorMessage("\(input): row \(i + 1) has no \"completions\" list") }
+        let scored = try rows.map { row -> ScoredPrompt in
+            let prompt = try row.requireString("prompt")
+            let completions = try row.requireStrings("completions")
             let scores = try scoreAll(prompt, completions)
             return ScoredPrompt(prompt: prompt, completions: zip(completions, scores).map { ScoredCompletion(text: $0, score: $1) })
         }
@@ -114,7 +111,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int?
 
     func run() throws {
-        if let threads { Threads.configure(threads) }
+        try configureThreads(threads)
         guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
         let vader = try VaderSentiment(cacheDirectory: assetCache)
         let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }

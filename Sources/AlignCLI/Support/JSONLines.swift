@@ -1,29 +1,47 @@
+import AlignData
+import AlignJSON
 import Foundation
 
-/// Reads JSON Lines (or a JSON array) into objects, naming file:line on a malformed row.
-func readJSONObjects(_ path: String) throws -> [[String: Any]] {
-    let url = URL(fileURLWithPath: path)
-    let text: String
-    do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-        throw ValidationErrorMessage("\(path): cannot read (\(error.localizedDescription))")
+/// One row of a JSON Lines (or JSON array) file with where it came from, read by the same reader
+/// as every dataset (``readJSONRows(_:)``): BOM, CRLF, blank lines, invalid UTF-8 and over-long
+/// rows are handled, and named by line, the same way everywhere.
+struct JSONRow {
+    /// `file:line` of the row.
+    let location: RowLocation
+    /// The parsed row.
+    let value: JSONValue
+
+    /// A string field, or nil when absent.
+    func string(_ key: String) -> String? {
+        if case .string(let s)? = value[key] { return s }
+        return nil
     }
-    let trimmed = text.drop { $0.isWhitespace }
-    if trimmed.first == "[" {
-        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else {
-            throw ValidationErrorMessage("\(path): not a JSON array of objects")
+
+    /// A required string field.
+    func requireString(_ key: String) throws -> String {
+        guard let s = string(key) else { throw DatasetError(location, "missing string field \"\(key)\"") }
+        return s
+    }
+
+    /// A required list of strings.
+    func requireStrings(_ key: String) throws -> [String] {
+        guard case .array(let items)? = value[key] else { throw DatasetError(location, "missing list field \"\(key)\"") }
+        return try items.map { item in
+            guard case .string(let s) = item else { throw DatasetError(location, "\"\(key)\" must hold only strings") }
+            return s
         }
-        return array
     }
-    var rows: [[String: Any]] = []
-    for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-        let s = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if s.isEmpty { continue }
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any] else {
-            throw ValidationErrorMessage("\(path):\(i + 1): not a JSON object")
-        }
-        rows.append(obj)
+
+    /// Whether the row has `key`.
+    func has(_ key: String) -> Bool { value[key] != nil }
+}
+
+/// Reads JSON Lines (or a JSON array of objects); a malformed row is an error naming file:line.
+func readJSONObjects(_ path: String) throws -> [JSONRow] {
+    try readJSONRows(URL(fileURLWithPath: (path as NSString).expandingTildeInPath)).map { location, value in
+        guard case .object = value else { throw DatasetError(location, "expected a JSON object") }
+        return JSONRow(location: location, value: value)
     }
-    return rows
 }
 
 /// Writes objects as JSON Lines with sorted keys.
@@ -34,10 +52,4 @@ func writeJSONObjects(_ rows: [[String: Any]], to path: String) throws {
         data.append(0x0A)
     }
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-}
-
-/// A required string field of a row, with file:line-style context.
-func stringField(_ row: [String: Any], _ key: String, _ source: String, _ index: Int) throws -> String {
-    guard let v = row[key] as? String else { throw ValidationErrorMessage("\(source): row \(index + 1) has no string \"\(key)\"") }
-    return v
 }

@@ -1,4 +1,5 @@
 import AlignJSON
+import AlignKernels
 import AlignSettings
 import AlignTraining
 import ArgumentParser
@@ -83,14 +84,18 @@ struct TrainingOptions: ParsableArguments {
         if FileManager.default.fileExists(atPath: outputURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationErrorMessage("--output \(output): is an existing file; give a folder (it is created if missing)")
         }
-        if let threads, !(1...1024).contains(threads) {
-            throw ValidationErrorMessage("--threads \(threads): must be in 1...1024")
-        }
     }
 
     var outputURL: URL { URL(fileURLWithPath: (output as NSString).expandingTildeInPath) }
     var dataURL: URL { URL(fileURLWithPath: (data as NSString).expandingTildeInPath) }
     var evalDataURL: URL? { evalData.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
+}
+
+/// Sets the kernel and BLAS thread count from `--threads` (1...1024), or leaves the default.
+func configureThreads(_ threads: Int?) throws {
+    guard let threads else { return }
+    guard (1...1024).contains(threads) else { throw ValidationErrorMessage("--threads \(threads): must be in 1...1024") }
+    Threads.configure(threads)
 }
 
 /// Prints a line on standard error.
