@@ -134,9 +134,9 @@ public final class DPOTrainer: TrainingObjective {
         let r = try objective.evaluate(policy: policy, batch: batch, reference: ref,
                                        sftTokenCount: stepChosenTokens * Float(examples.count) / Float(stepExamples.count),
                                        scale: scale)
-        if let bad = r.policyLogps.firstIndex(where: { !$0.isFinite }) {
-            let example = examples[bad % examples.count]
-            throw TrainingError.nonFinite(step: -1, what: "the policy log-prob of \(trainPairs[example].location?.description ?? "pair \(example)")", examples: [example])
+        if r.policyLogps.contains(where: { !$0.isFinite }) {
+            // The trainer names the step and finds the rows (a NaN can spread across the batch).
+            throw TrainingError.nonFinite(step: 0, what: "the policy log-prob", examples: [])
         }
         return (r.loss, r.metrics)
     }
@@ -164,6 +164,10 @@ public final class DPOTrainer: TrainingObjective {
             let p = trainPairs[i]
             return sum + min(m, p.promptIDs.count + p.chosenIDs.count) + min(m, p.promptIDs.count + p.rejectedIDs.count)
         }
+    }
+
+    public func describeExample(_ index: Int) -> String {
+        trainPairs[index].location?.description ?? "pair \(index)"
     }
 
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }

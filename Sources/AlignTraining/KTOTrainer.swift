@@ -303,9 +303,9 @@ public final class KTOTrainer: TrainingObjective {
         let ref = KTOObjective.logProbs(model: reference, rows: main)
         let r = objective.evaluate(policy: policy, batch: main, labels: examples.map { trainExamples[$0].label },
                                    referenceLogps: ref, kl: kl, scale: scale)
-        if let bad = r.policyLogps.firstIndex(where: { !$0.isFinite }) {
-            let e = examples[bad]
-            throw TrainingError.nonFinite(step: -1, what: "the policy log-prob of \(trainExamples[e].location?.description ?? "example \(e)")", examples: [e])
+        if r.policyLogps.contains(where: { !$0.isFinite }) {
+            // The trainer names the step and finds the rows (a NaN can spread across the batch).
+            throw TrainingError.nonFinite(step: 0, what: "the policy log-prob", examples: [])
         }
         return (r.loss, r.metrics)
     }
@@ -328,6 +328,10 @@ public final class KTOTrainer: TrainingObjective {
     /// `rewards/margins` = windowed `rewards/chosen` − `rewards/rejected`, as TRL logs it.
     public func completeMetrics(_ averages: inout [String: Double]) {
         KTOObjective.completeMetrics(&averages)
+    }
+
+    public func describeExample(_ index: Int) -> String {
+        trainExamples[index].location?.description ?? "example \(index)"
     }
 
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }

@@ -324,6 +324,10 @@ public final class RewardTrainer: TrainingObjective {
         }
     }
 
+    public func describeExample(_ index: Int) -> String {
+        trainPairs[index].location?.description ?? "pair \(index)"
+    }
+
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {

@@ -217,6 +217,11 @@ public final class SFTTrainer: TrainingObjective {
         examples.reduce(0) { $0 + (trainPacked?[$1].inputIDs.count ?? trainUnits[$1].inputIDs.count) }
     }
 
+    public func describeExample(_ index: Int) -> String {
+        if trainPacked != nil { return "packed row \(index)" }
+        return trainUnits[index].location?.description ?? "example \(index)"
+    }
+
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {

@@ -1,3 +1,4 @@
+import AlignJSON
 import AlignKernels
 import AlignModelIO
 import AlignOptim
@@ -83,6 +84,7 @@ public final class Trainer {
         try configuration.validate()
         guard objective.trainExampleCount > 0 else { throw TrainingError.invalidConfiguration("no training examples") }
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        removeLeftoverStagingFolders()
         let total = configuration.totalSteps(examples: objective.trainExampleCount)
         let schedule = configuration.schedule(totalSteps: total)
         optimizer = makeOptimizer()
@@ -155,20 +157,44 @@ public final class Trainer {
             // Each micro-batch's mean is weighted by its share of the step, so the sum equals the
             // mean over the whole step whatever the split.
             let scale = Float(chunk.count) / Float(examples.count)
-            let (loss, metrics) = try objective.trainingLoss(examples: chunk, stepExamples: examples, scale: scale)
+            let loss: Tensor, metrics: StepMetrics
+            do {
+                (loss, metrics) = try objective.trainingLoss(examples: chunk, stepExamples: examples, scale: scale)
+            } catch TrainingError.nonFinite(_, let what, _) {
+                throw TrainingError.nonFinite(step: step + 1, what: what, examples: nonFiniteExamples(chunk))
+            }
             guard loss.item().isFinite else {
-                throw TrainingError.nonFinite(step: step + 1, what: "the loss", examples: chunk)
+                throw TrainingError.nonFinite(step: step + 1, what: "the loss", examples: nonFiniteExamples(chunk))
             }
             loss.backward()
             window.merge(metrics)
         }
         let norm = clipGradientNorm(params, maxNorm: configuration.maxGradNorm)
-        guard norm.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", examples: examples) }
+        guard norm.isFinite else {
+            throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", examples: examples.map(objective.describeExample))
+        }
         lastGradNorm = norm
         optimizer.step()
         let tokens = objective.tokenCount(examples: examples)
         tokensSeen += tokens
         windowTokens += tokens
+    }
+
+    /// The examples of a micro-batch whose loss is not finite on their own, named by row.
+    ///
+    /// A NaN in one row can reach the others of its batch (a masked product of 0 × NaN is NaN), so
+    /// the batch's first bad entry does not say which row caused it: each example is run alone,
+    /// without gradients. If none is bad alone, the batch as a whole is named.
+    private func nonFiniteExamples(_ chunk: [Int]) -> [String] {
+        guard chunk.count > 1 else { return chunk.map(objective.describeExample) }
+        let bad = chunk.filter { example in
+            let finite: Bool? = withNoGrad {
+                guard let (loss, _) = try? objective.trainingLoss(examples: [example], stepExamples: [example], scale: 1) else { return nil }
+                return loss.item().isFinite
+            }
+            return finite != true
+        }
+        return (bad.isEmpty ? chunk : bad).map(objective.describeExample)
     }
 
     // MARK: Logging
@@ -197,22 +223,39 @@ public final class Trainer {
         return row
     }
 
+    /// Appends one metrics row as a JSON object, keys sorted. A non-finite value (which JSON cannot
+    /// hold) is written as `null` and its key listed under `"non_finite"`, so every line stays valid
+    /// JSON and the value's absence is explained.
     private func appendJSONLine(_ row: [String: Double]) throws {
         let keys = row.keys.sorted()
-        let body = keys.map { "\"\($0)\": \(formatNumber(row[$0]!))" }.joined(separator: ", ")
-        let line = "{" + body + "}\n"
+        var members: [(key: String, value: JSONValue)] = keys.map { key in
+            let x = row[key]!
+            guard x.isFinite else { return (key, .null) }
+            return (key, .number(JSONNumber(text: formatNumber(x))))
+        }
+        let nonFinite = keys.filter { !row[$0]!.isFinite }
+        if !nonFinite.isEmpty { members.append(("non_finite", .array(nonFinite.map { .string($0) }))) }
+        // `{"key": value, ...}`: the spaced layout of Python's json.dumps, which TRL's logs use.
+        var line: [UInt8] = [UInt8(ascii: "{")]
+        for (i, member) in members.enumerated() {
+            if i > 0 { line += Array(", ".utf8) }
+            JSONWriter.write(.string(member.key), into: &line)
+            line += Array(": ".utf8)
+            JSONWriter.write(member.value, into: &line)
+        }
+        line += Array("}\n".utf8)
         if !FileManager.default.fileExists(atPath: metricsURL.path) {
             FileManager.default.createFile(atPath: metricsURL.path, contents: nil)
         }
         let handle = try FileHandle(forWritingTo: metricsURL)
         defer { try? handle.close() }
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data(line.utf8))
+        try handle.write(contentsOf: Data(line))
     }
 
+    /// A finite value as metrics.jsonl has always written it: integers without a fraction, others
+    /// in Swift's shortest round-trip form.
     private func formatNumber(_ x: Double) -> String {
-        if x.isNaN { return "NaN" }
-        if x.isInfinite { return x > 0 ? "Infinity" : "-Infinity" }
         if x == x.rounded() && abs(x) < 1e15 { return String(Int64(x)) }
         return "\(x)"
     }
@@ -298,6 +341,7 @@ public final class Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(trainerState).write(to: temporary.appendingPathComponent("trainer_state.json"))
+        try Trainer.writeChecksums(of: temporary)
         try? fm.removeItem(at: final)
         try fm.moveItem(at: temporary, to: final)
         progress("saved \(final.path)")
@@ -315,8 +359,70 @@ public final class Trainer {
         return steps.max().map { directory.appendingPathComponent("checkpoint-\($0)") }
     }
 
+    /// The file that lists a checkpoint's files with their CRC-32C.
+    static let checksumFile = "checksums.json"
+
+    /// Writes `checksums.json`: every file of the checkpoint folder with its CRC-32C, so resume can
+    /// tell a damaged file (a flipped bit, a truncated copy) from a good one.
+    static func writeChecksums(of folder: URL) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != checksumFile }.sorted()
+        var files: [(key: String, value: JSONValue)] = []
+        for name in names {
+            var isDirectory: ObjCBool = false
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            files.append((name, .string(try FileChecksum.crc32c(contentsOf: url))))
+        }
+        let manifest = JSONValue.object([("algorithm", .string("crc32c")), ("files", .object(files))])
+        try Data(JSONWriter.bytes(manifest, indent: 2)).write(to: folder.appendingPathComponent(checksumFile))
+    }
+
+    /// Checks every file `checksums.json` lists; a checkpoint written before checksums existed
+    /// (no manifest) is accepted with a note.
+    func verifyChecksums(of folder: URL) throws {
+        let manifestURL = folder.appendingPathComponent(Trainer.checksumFile)
+        guard let data = FileManager.default.contents(atPath: manifestURL.path) else {
+            progress("note: \(folder.lastPathComponent) has no \(Trainer.checksumFile) (written before checksums); its files are not verified")
+            return
+        }
+        guard let manifest = try? JSONReader.parse(data), case .object(let files)? = manifest["files"] else {
+            throw TrainingError.checkpoint(manifestURL, "unreadable checksum manifest: the checkpoint is damaged")
+        }
+        for (name, expected) in files {
+            guard case .string(let want) = expected, !name.contains("/") else {
+                throw TrainingError.checkpoint(manifestURL, "malformed entry \"\(name)\"")
+            }
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw TrainingError.checkpoint(url, "missing: the checkpoint is incomplete")
+            }
+            let found = try FileChecksum.crc32c(contentsOf: url)
+            guard found == want else {
+                throw TrainingError.checkpoint(url, "checksum mismatch (crc32c \(found), the checkpoint recorded \(want)): the file is damaged; resume from an earlier checkpoint or start again")
+            }
+        }
+    }
+
+    /// Removes staging folders a killed or failed save left in the output folder
+    /// (`.checkpoint-N.partial-PID`, `.final.partial-PID` and the model writer's `.saving-` siblings
+    /// of them), unless the process that named them is still running.
+    func removeLeftoverStagingFolders() {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: outputDirectory.path) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let range = name.range(of: ".partial-") else { continue }
+            let digits = name[range.upperBound...].prefix { $0.isNumber }
+            guard let pid = Int32(digits) else { continue }
+            if pid != getpid() && kill(pid, 0) == 0 { continue }  // a live run's folder: not ours to remove
+            if (try? fm.removeItem(at: outputDirectory.appendingPathComponent(name))) != nil {
+                progress("removed \(name), left by an interrupted save")
+            }
+        }
+    }
+
     private func restoreLatestCheckpoint() throws {
         guard let url = Trainer.latestCheckpoint(in: outputDirectory) else { throw TrainingError.noCheckpoint(outputDirectory) }
+        try verifyChecksums(of: url)
         let state: State
         do {
             state = try JSONDecoder().decode(State.self, from: Data(contentsOf: url.appendingPathComponent("trainer_state.json")))
@@ -342,9 +448,10 @@ public final class Trainer {
     /// Drops metrics rows logged after `step` (a run that went past its last checkpoint).
     private func truncateMetrics(afterStep step: Int) throws {
         guard let text = try? String(contentsOf: metricsURL, encoding: .utf8) else { return }
+        // A half-written last line (a crash mid-write) fails to parse and is dropped with the rows past `step`.
         let kept = text.split(separator: "\n").filter { line in
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let s = (obj["step"] as? NSNumber)?.intValue else { return false }
+            guard let row = try? JSONReader.parse(Array(line.utf8)), case .number(let n)? = row["step"],
+                  let s = n.integer ?? n.double.map({ Int($0) }) else { return false }
             return s <= step
         }
         try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(to: metricsURL, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import AlignJSON
 import AlignOptim
+import AlignSettings
 import Foundation
 
 /// The optimiser a run uses.
@@ -163,7 +164,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// A setting out of range: `key` is its snake_case name (so the CLI can name the flag or the
     /// config file's line), `message` the whole sentence.
     case invalidSetting(key: String, message: String)
-    case nonFinite(step: Int, what: String, examples: [Int])
+    /// A loss, log-prob or gradient norm became NaN or ±inf: `step` is 1-based (as in
+    /// metrics.jsonl), `examples` names the rows that produce it (`file:line`).
+    case nonFinite(step: Int, what: String, examples: [String])
     case interrupted(checkpoint: URL)
     case noCheckpoint(URL)
     case checkpoint(URL, String)
@@ -173,10 +176,28 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .invalidConfiguration(m): return "invalid configuration: \(m)"
         case let .invalidSetting(_, m): return "invalid configuration: \(m)"
         case let .nonFinite(step, what, examples):
-            return "step \(step): \(what) is not finite (NaN or ±inf) on training examples \(examples.map { String($0) }.joined(separator: ", ")) (0-based rows of the data file)"
+            return "step \(step): \(what) is not finite (NaN or ±inf) on training example\(examples.count == 1 ? "" : "s") \(examples.joined(separator: ", "))"
         case let .interrupted(url): return "interrupted; checkpoint saved to \(url.path) (continue with --resume)"
         case let .noCheckpoint(url): return "no complete checkpoint-N folder in \(url.path) to resume from"
         case let .checkpoint(url, reason): return "\(url.path): \(reason)"
         }
     }
 }
+
+extension TrainingError: KeyedSettingError {
+    /// The key of an ``invalidSetting(key:message:)``.
+    public var settingKey: String? {
+        if case let .invalidSetting(key, _) = self { return key }
+        return nil
+    }
+    /// The message without the "invalid configuration:" prefix.
+    public var settingMessage: String {
+        if case let .invalidSetting(_, message) = self { return message }
+        return description
+    }
+}
+
+extension DPOConfiguration: ValidatedSettings {}
+extension KTOConfiguration: ValidatedSettings {}
+extension SFTConfiguration: ValidatedSettings {}
+extension RewardConfiguration: ValidatedSettings {}

@@ -29,9 +29,13 @@ public protocol TrainingObjective: AnyObject {
     /// Adds metrics derived from the window's averages (KTO's `rewards/margins` is the difference of
     /// its windowed chosen and rejected means, as TRL computes it). Names are without `eval_`.
     func completeMetrics(_ averages: inout [String: Double])
+    /// Where training example `index` came from, for messages: `pairs.jsonl:12`, or the index.
+    func describeExample(_ index: Int) -> String
 }
 
 extension TrainingObjective {
     /// Most objectives log only averages.
     public func completeMetrics(_ averages: inout [String: Double]) {}
+    /// The index itself (objectives with data files name the row).
+    public func describeExample(_ index: Int) -> String { String(index) }
 }

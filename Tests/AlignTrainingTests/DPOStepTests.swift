@@ -75,6 +75,7 @@ import TestSupport
         init(_ base: LlamaForCausalLM) { self.base = base }
         var vocabularySize: Int { base.vocabularySize }
         var hiddenSize: Int { base.hiddenSize }
+        var maxSequenceLength: Int { base.maxSequenceLength }
         func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]?, positions: [Int32]?) -> Tensor {
             base.hiddenStates(ids: ids, batch: batch, seq: seq, attentionMask: attentionMask, positions: positions)
         }

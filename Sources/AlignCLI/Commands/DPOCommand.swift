@@ -2,6 +2,7 @@ import AlignData
 import AlignHub
 import AlignKernels
 import AlignModelIO
+import AlignSettings
 import AlignTraining
 import ArgumentParser
 import Foundation

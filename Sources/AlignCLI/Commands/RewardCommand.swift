@@ -3,6 +3,7 @@ import AlignHub
 import AlignKernels
 import AlignTemplates
 import AlignTokenizers
+import AlignSettings
 import AlignTraining
 import ArgumentParser
 import Foundation

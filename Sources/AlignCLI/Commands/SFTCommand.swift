@@ -1,6 +1,7 @@
 import AlignData
 import AlignHub
 import AlignKernels
+import AlignSettings
 import AlignTraining
 import ArgumentParser
 import Foundation

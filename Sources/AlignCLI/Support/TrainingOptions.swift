@@ -70,7 +70,7 @@ struct TrainingOptions: ParsableArguments {
 
     /// Decodes and validates a command's configuration: defaults, then the YAML file, then these
     /// flags and the command's own `extra` flags. Errors name the file and line or the flag.
-    func configuration<T: ValidatedConfiguration>(_ type: T.Type, extra: FlagSettings) throws -> T {
+    func configuration<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> T {
         var sources = SettingSources()
         if let config { try sources.add(file: SettingsFile(path: config), knownKeys: T.knownKeys) }
         for (key, flag, value) in flagSettings().entries + extra.entries { sources.set(key, value, source: flag) }
@@ -113,34 +113,3 @@ func runTraining(_ body: () throws -> Void) throws {
     }
 }
 
-/// Settings given as flags: the YAML key, the flag that set it and its value.
-struct FlagSettings {
-    private(set) var entries: [(key: String, flag: String, value: JSONValue)] = []
-
-    /// An empty set.
-    init() {}
-
-    /// Records `value` for `key` when the flag was given.
-    mutating func put(_ key: String, _ flag: String, _ value: JSONValue?) {
-        if let value { entries.append((key, flag, value)) }
-    }
-    mutating func put(_ key: String, _ flag: String, _ value: Float?) { put(key, flag, value.map { JSONValue.double(Double($0)) }) }
-    mutating func put(_ key: String, _ flag: String, _ value: Double?) { put(key, flag, value.map { JSONValue.double($0) }) }
-    mutating func put(_ key: String, _ flag: String, _ value: Int?) { put(key, flag, value.map { JSONValue.integer($0) }) }
-    mutating func put(_ key: String, _ flag: String, _ value: UInt64?) {
-        put(key, flag, value.map { JSONValue.number(JSONNumber(text: String($0))) })
-    }
-    mutating func put(_ key: String, _ flag: String, _ value: String?) { put(key, flag, value.map { JSONValue.string($0) }) }
-    mutating func put(_ key: String, _ flag: String, _ value: Bool?) { put(key, flag, value.map { JSONValue.bool($0) }) }
-
-    /// A comma-separated list flag (`--loss-type sigmoid,sft`): numbers where `numeric`, else strings,
-    /// so a bad item is reported by position rather than dropped.
-    mutating func putList(_ key: String, _ flag: String, _ value: String?, numeric: Bool = false) {
-        guard let value else { return }
-        let items = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        put(key, flag, JSONValue.array(items.map { item in
-            if numeric, let d = Double(item) { return .double(d) }
-            return .string(item)
-        }))
-    }
-}

@@ -1,0 +1,131 @@
+import AlignJSON
+import Foundation
+
+/// A training command's configuration as decoded: defaults, then the YAML file's keys, then the
+/// command-line flags. Every value remembers where it came from (`config.yaml:3` or
+/// `--batch-size`), so an unknown key, a value of the wrong type and a value out of range are all
+/// reported against the line or flag the user wrote.
+public struct SettingSources {
+    /// No settings yet.
+    public init() {}
+
+    /// The merged settings, snake_case keys (file order, then flags).
+    public private(set) var values: [(key: String, value: JSONValue)] = []
+    /// Where each key's value came from.
+    public private(set) var sources: [String: String] = [:]
+
+    /// Adds the keys of a config file, each refused unless `knownKeys` has it.
+    public mutating func add(file: SettingsFile, knownKeys: Set<String>) throws {
+        for (key, value) in file.values {
+            let source = "\(file.path):\(file.lines[key] ?? 0)"
+            guard knownKeys.contains(key) else {
+                throw SettingsError(source: source, "unknown key \"\(key)\"" + SettingSources.suggestion(for: key, in: knownKeys))
+            }
+            set(key, value, source: source)
+        }
+    }
+
+    /// Sets `key` from a command-line flag (the flag wins over the file).
+    public mutating func set(_ key: String, _ value: JSONValue, source: String) {
+        values.removeAll { $0.key == key }
+        values.append((key, value))
+        sources[key] = source
+    }
+
+    /// Where `key` was set, or nil for a default.
+    public func source(of key: String) -> String? { sources[key] }
+
+    /// Decodes `T` and validates it, prefixing any error with the source of the key it is about.
+    public func decode<T: ValidatedSettings>(_ type: T.Type) throws -> T {
+        let configuration: T
+        do {
+            configuration = try JSONValueDecoder().decode(type, from: .object(values))
+        } catch let error as JSONDecodingError {
+            let key = error.codingPath.first ?? ""
+            throw SettingsError(source: sources[key] ?? "settings", error.description)
+        } catch let error as any KeyedSettingError {
+            throw attributed(error)
+        }
+        do { try configuration.validate() } catch let error as any KeyedSettingError { throw attributed(error) }
+        return configuration
+    }
+
+    /// An error about a setting, prefixed with where that setting was given.
+    func attributed(_ error: any KeyedSettingError) -> Error {
+        guard let key = error.settingKey else { return error }
+        guard let source = sources[key] else { return SettingsError(source: "invalid configuration", error.settingMessage) }
+        return SettingsError(source: source, error.settingMessage)
+    }
+
+    /// ` (did you mean a, b?)` for keys sharing a prefix or close in spelling, or nothing.
+    static func suggestion(for key: String, in known: Set<String>) -> String {
+        let close = known.filter { $0.hasPrefix(String(key.prefix(4))) || editDistance($0, key) <= 2 }.sorted().prefix(3)
+        return close.isEmpty ? "" : " (did you mean \(close.joined(separator: ", "))?)"
+    }
+
+    /// Levenshtein distance, for suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// A configuration that checks its own ranges after decoding (each training command's).
+public protocol ValidatedSettings: Decodable {
+    /// Throws a ``KeyedSettingError`` naming the offending key.
+    func validate() throws
+    /// The snake_case keys a YAML file may set.
+    static var knownKeys: Set<String> { get }
+}
+
+/// An error about one setting, so that it can be reported against the line or flag that set it.
+public protocol KeyedSettingError: Error {
+    /// The snake_case key at fault, or nil when the error is about no single setting.
+    var settingKey: String? { get }
+    /// The whole message.
+    var settingMessage: String { get }
+}
+
+
+/// Settings given as flags: the YAML key, the flag that set it and its value.
+public struct FlagSettings {
+    /// Each flag given: its YAML key, its spelling and its value.
+    public private(set) var entries: [(key: String, flag: String, value: JSONValue)] = []
+
+    /// An empty set.
+    public init() {}
+
+    /// Records `value` for `key` when the flag was given.
+    public mutating func put(_ key: String, _ flag: String, _ value: JSONValue?) {
+        if let value { entries.append((key, flag, value)) }
+    }
+    public mutating func put(_ key: String, _ flag: String, _ value: Float?) { put(key, flag, value.map { JSONValue.double(Double($0)) }) }
+    public mutating func put(_ key: String, _ flag: String, _ value: Double?) { put(key, flag, value.map { JSONValue.double($0) }) }
+    public mutating func put(_ key: String, _ flag: String, _ value: Int?) { put(key, flag, value.map { JSONValue.integer($0) }) }
+    public mutating func put(_ key: String, _ flag: String, _ value: UInt64?) {
+        put(key, flag, value.map { JSONValue.number(JSONNumber(text: String($0))) })
+    }
+    public mutating func put(_ key: String, _ flag: String, _ value: String?) { put(key, flag, value.map { JSONValue.string($0) }) }
+    public mutating func put(_ key: String, _ flag: String, _ value: Bool?) { put(key, flag, value.map { JSONValue.bool($0) }) }
+
+    /// A comma-separated list flag (`--loss-type sigmoid,sft`): numbers where `numeric`, else strings,
+    /// so a bad item is reported by position rather than dropped.
+    public mutating func putList(_ key: String, _ flag: String, _ value: String?, numeric: Bool = false) {
+        guard let value else { return }
+        let items = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        put(key, flag, JSONValue.array(items.map { item in
+            if numeric, let d = Double(item) { return .double(d) }
+            return .string(item)
+        }))
+    }
+}
