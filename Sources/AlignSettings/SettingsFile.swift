@@ -72,10 +72,8 @@ public struct SettingsFile: Sendable {
             guard case .scalar(let keyScalar) = keyNode else {
                 throw SettingsError(source: SettingsFile.location(path, keyNode.mark), "a key must be a plain name")
             }
+            // (A key given twice is refused by the YAML parser itself.)
             let key = keyScalar.string
-            if lines[key] != nil {
-                throw SettingsError(source: SettingsFile.location(path, keyNode.mark), "\(key): set twice (first on line \(lines[key]!))")
-            }
             values.append((key, try SettingsFile.convert(valueNode, depth: 1, budget: &budget)))
             lines[key] = keyNode.mark?.line ?? 0
         }
