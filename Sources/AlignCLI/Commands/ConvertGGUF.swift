@@ -3,7 +3,7 @@ import AlignModelIO
 import ArgumentParser
 import Foundation
 
-/// `align convert-gguf`: turns a llama-architecture GGUF file into a Hugging Face checkpoint
+/// `align convert-gguf`: turns a llama- or qwen2-architecture GGUF file into a Hugging Face checkpoint
 /// folder (safetensors shards + config.json), dequantising and un-permuting Q/K on the way.
 ///
 /// Checked once by hand (2026-11-22): SmolLM2-135M-Instruct.Q4_1.gguf converted with
@@ -12,7 +12,7 @@ import Foundation
 struct ConvertGGUF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert-gguf",
-        abstract: "Convert a llama GGUF file to a Hugging Face safetensors checkpoint folder.")
+        abstract: "Convert a llama or qwen2 GGUF file to a Hugging Face safetensors checkpoint folder.")
 
     @Argument(help: "The .gguf file to read.")
     var input: String

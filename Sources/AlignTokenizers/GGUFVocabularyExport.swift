@@ -1,0 +1,123 @@
+// Turning a Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) into the raw vocabulary
+// arrays a GGUF file stores (`tokenizer.ggml.*`), so that a model converted to GGUF carries its
+// tokenizer. The inverse of `Tokenizer(vocabulary:)`: the vocabulary this returns builds a tokenizer
+// that runs the same pipeline and gives the same ids, and anything GGUF cannot say is refused here
+// rather than written as something else.
+
+extension Tokenizer {
+    /// The `tokenizer.ggml.*` pre-tokenizer names written for byte-level tokenizers, each with the
+    /// Hugging Face pre-tokenizer it stands for (see `BPEVocabulary.preTokenizer(named:)`): GPT-2's
+    /// ByteLevel regex, Llama-3's and Qwen2's Split + ByteLevel, SmolLM's Digits + ByteLevel.
+    static let ggufPreTokenizerNames = ["gpt2", "llama-bpe", "qwen2", "smollm"]
+
+    /// This tokenizer as llama.cpp's GGUF vocabulary (`tokenizer.ggml.model` "gpt2"): tokens by id,
+    /// token types (control for special added tokens, user-defined for other added tokens, unused
+    /// for ids the tokenizer lacks below `vocabularySize`, spelled `[PAD<id>]` as llama.cpp's
+    /// converter does), merges in priority order, the pre-tokenizer name, the special token ids,
+    /// whether BOS/EOS are added (from the post-processor) and the chat template.
+    ///
+    /// - Parameters:
+    ///   - vocabularySize: the model's embedding rows; the token list is padded to it, since
+    ///     llama.cpp expects one token per row.
+    ///   - contextLength: reported as the vocabulary's context length (`model_max_length` when
+    ///     written back as Hugging Face files); defaults to this tokenizer's `modelMaxLength`.
+    /// - Throws: `TokenizerError` for what a GGUF vocabulary cannot express: SentencePiece-style
+    ///   tokenizers (normalizer, byte fallback), a pre-tokenizer or decoder other than those above,
+    ///   post-processors adding anything but one BOS and one EOS, tokens with a space in a merge.
+    ///   Added tokens' `lstrip`/`rstrip`/`single_word` flags have no GGUF counterpart and are not
+    ///   carried.
+    public func ggufVocabulary(vocabularySize: Int? = nil, contextLength: Int? = nil) throws -> BPEVocabulary {
+        let source = "tokenizer"
+        guard model.isByteLevel, normalizer == nil, model.byteFallbackIDs == nil else {
+            throw TokenizerError(source, "only byte-level BPE tokenizers (GPT-2, Llama-3, Qwen2 style) can be written to GGUF; this one is SentencePiece-style")
+        }
+        // The pre-tokenizer must be exactly one llama.cpp names (compared as tokenizer.json
+        // objects, which leaves out offset-only settings such as trim_offsets).
+        let ownPreTokenizer = preTokenizer.map { ExportJSON.bytes($0.huggingFaceJSON) }
+        guard let preName = Tokenizer.ggufPreTokenizerNames.first(where: { name in
+            BPEVocabulary.preTokenizer(named: name).map { ExportJSON.bytes($0.huggingFaceJSON) } == ownPreTokenizer
+        }) else {
+            let described = preTokenizer.map { String(decoding: ExportJSON.bytes($0.huggingFaceJSON), as: UTF8.self) } ?? "none"
+            throw TokenizerError(source, "pre-tokenizer has no llama.cpp name (supported: GPT-2, Llama-3, Qwen2, SmolLM patterns): \(described)")
+        }
+        guard model.ignoresMerges == BPEVocabulary.llama3Names.contains(preName) else {
+            throw TokenizerError(source, "ignore_merges \(model.ignoresMerges) does not go with the \"\(preName)\" pre-tokenizer in llama.cpp")
+        }
+        if let decoder, ExportJSON.bytes(decoder.huggingFaceJSON) != ExportJSON.bytes(Decoder.byteLevel.huggingFaceJSON) {
+            throw TokenizerError(source, "decoder is not ByteLevel, which is all a GGUF byte-level vocabulary decodes with")
+        }
+
+        // Special ids: the configured tokens, with BOS/EOS also taken from what the post-processor
+        // adds (a tokenizer may add a BOS its configuration does not name).
+        let (prefix, suffix) = postProcessor?.addedIDs ?? ([], [])
+        guard prefix.count <= 1, suffix.count <= 1 else {
+            throw TokenizerError(source, "the post-processor adds \(prefix.map(String.init)) before and \(suffix.map(String.init)) after a sequence; GGUF can only say \"add BOS\" and \"add EOS\"")
+        }
+        var bos = bosTokenID, eos = eosTokenID
+        if let added = prefix.first.map(Int.init) {
+            guard bos == nil || bos == added else { throw TokenizerError(source, "the post-processor adds id \(added) before a sequence, the BOS token is \(bos!)") }
+            bos = added
+        }
+        if let added = suffix.first.map(Int.init) {
+            guard eos == nil || eos == added else { throw TokenizerError(source, "the post-processor adds id \(added) after a sequence, the EOS token is \(eos!)") }
+            eos = added
+        }
+
+        let size = max(vocabularySize ?? 0, tokens.count)
+        var strings: [String] = [], types: [Int] = []
+        strings.reserveCapacity(size)
+        types.reserveCapacity(size)
+        let addedByID = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in 0..<size {
+            if let token = id < tokens.count ? tokens[id] : nil {
+                strings.append(token)
+                types.append(addedByID[id].map { $0.isSpecial ? 3 : 4 } ?? 1)
+            } else {
+                strings.append("[PAD\(id)]")
+                types.append(5)
+            }
+        }
+        var merges: [String] = []
+        merges.reserveCapacity(mergeList.count)
+        for (left, right) in mergeList {
+            guard !left.contains(" "), !right.contains(" ") else {
+                throw TokenizerError(source, "merge \"\(left)\" + \"\(right)\" has a space in a token, which GGUF's \"a b\" merges cannot hold")
+            }
+            merges.append(left + " " + right)
+        }
+        let vocabulary = BPEVocabulary(
+            model: .byteLevel, tokens: strings, tokenTypes: types, merges: merges, preTokenizerName: preName,
+            bosTokenID: bos, eosTokenID: eos, padTokenID: padTokenID, unknownTokenID: unknownTokenID,
+            addsBOS: !prefix.isEmpty, addsEOS: !suffix.isEmpty, ignoresMerges: model.ignoresMerges,
+            chatTemplate: chatTemplate, contextLength: contextLength ?? modelMaxLength)
+
+        // The GGUF tokenizer must match whole in text exactly the tokens this one does: a token the
+        // vocabulary spells twice, say, would otherwise change ids silently.
+        let rebuilt = try Tokenizer(vocabulary: vocabulary)
+        let ownAdded = addedTokens.map { "\($0.id) \($0.content) \($0.isSpecial)" }
+        let rebuiltAdded = rebuilt.addedTokens.map { "\($0.id) \($0.content) \($0.isSpecial)" }
+        guard ownAdded == rebuiltAdded else {
+            throw TokenizerError(source, "added tokens do not survive as GGUF token types: \(Set(ownAdded).symmetricDifference(rebuiltAdded).sorted().prefix(3))")
+        }
+        for (token, id) in model.vocabulary where rebuilt.model.vocabulary[token] != id {
+            throw TokenizerError(source, "token \"\(token)\" (id \(id)) is spelled twice in the vocabulary; GGUF keeps only its first id")
+        }
+        return vocabulary
+    }
+}
+
+extension PostProcessor {
+    /// The ids this post-processor puts before and after a single sequence.
+    var addedIDs: (prefix: [Int32], suffix: [Int32]) {
+        switch self {
+        case .template(let prefix, let suffix): return (prefix, suffix)
+        case .none: return ([], [])
+        case .sequence(let steps):
+            // Each step wraps the result of the previous one.
+            return steps.reduce(into: ([], [])) { result, step in
+                let (p, s) = step.addedIDs
+                result = (p + result.0, result.1 + s)
+            }
+        }
+    }
+}
