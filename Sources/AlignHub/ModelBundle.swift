@@ -109,7 +109,21 @@ extension ModelBundle {
             config.eosTokenID = nil
             config.padTokenID = nil
         }
-        try LlamaGGUF.write(huggingFaceTensors: tensors, config: config, name: source.deletingPathExtension().lastPathComponent,
+        try LlamaGGUF.write(huggingFaceTensors: tensors, config: config, name: ggufModelName,
                             extraMetadata: extra, type: type, to: url)
+    }
+
+    /// `general.name`: a GGUF source's own name, else the folder name with each word capitalised,
+    /// as llama.cpp's converter names a model from its folder ("mistral" → "Mistral"). The bare
+    /// lower-case "mistral" would also trip transformers' GGUF reader, which takes a llama file of
+    /// exactly that name for a Mistral one and then finds no gguf-py tensor map for it.
+    var ggufModelName: String {
+        if isGGUF, let name = (try? GGUFFile(url: source))?.metadata["general.name"]?.stringValue { return name }
+        var result = "", afterLetter = false
+        for character in source.deletingPathExtension().lastPathComponent {
+            result += afterLetter ? String(character) : character.uppercased()
+            afterLetter = character.isLetter
+        }
+        return result
     }
 }

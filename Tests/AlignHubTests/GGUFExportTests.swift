@@ -72,7 +72,7 @@ import TestSupport
         let file = try GGUFFile(url: ggufURL)
         let architecture = name == "qwen2" ? "qwen2" : "llama"
         #expect(file.architecture == architecture)
-        #expect(file.metadata["general.name"]?.stringValue == name)
+        #expect(file.metadata["general.name"]?.stringValue == ["llama_tied_gqa": "Llama_Tied_Gqa", "mistral": "Mistral", "qwen2": "Qwen2"][name])
         #expect(file.metadata["\(architecture).block_count"]?.intValue == 2)
         #expect(file.metadata["\(architecture).attention.head_count_kv"]?.intValue == 2)
         #expect(file.metadata["tokenizer.ggml.model"]?.stringValue == "gpt2")
