@@ -39,7 +39,7 @@ extension BPEVocabulary {
     /// a GGUF file, as llama.cpp's converter writes them and as ``init(gguf:preTokenizerName:)``,
     /// llama.cpp and transformers' GGUF reader read them: the model ("gpt2" or "llama"), the
     /// pre-tokenizer name (byte-level only), tokens, scores, token types, merges, the special ids,
-    /// the add-BOS/EOS flags, the space-prefix flag (SentencePiece only) and the chat template.
+    /// the add-BOS/EOS and space-prefix flags and the chat template.
     public var ggufMetadata: [(key: String, value: GGUFValue)] {
         var entries: [(key: String, value: GGUFValue)] = [("tokenizer.ggml.model", .string(model.rawValue))]
         if model == .byteLevel { entries.append(("tokenizer.ggml.pre", .string(preTokenizerName ?? "default"))) }
@@ -54,7 +54,8 @@ extension BPEVocabulary {
         }
         entries.append(("tokenizer.ggml.add_bos_token", .bool(addsBOS)))
         entries.append(("tokenizer.ggml.add_eos_token", .bool(addsEOS)))
-        if model == .sentencePiece { entries.append(("tokenizer.ggml.add_space_prefix", .bool(addsSpacePrefix))) }
+        // A byte-level vocabulary never prefixes a space (llama.cpp's converter writes false there too).
+        entries.append(("tokenizer.ggml.add_space_prefix", .bool(model == .sentencePiece && addsSpacePrefix)))
         if let chatTemplate { entries.append(("tokenizer.chat_template", .string(chatTemplate))) }
         return entries
     }

@@ -129,6 +129,27 @@ import TestSupport
         #expect(Set(second.metadataKeys.filter { $0.hasPrefix("tokenizer.") }) == Set(file.metadataKeys.filter { $0.hasPrefix("tokenizer.") }))
     }
 
+    /// SmolLM2's real vocabulary (49152 tokens, llama.cpp's "smollm" pre-tokenizer, llama.cpp's own
+    /// converter's file): GGUF → Hugging Face tokenizer files → GGUF entries gives back every
+    /// `tokenizer.*` entry of the original file, value and type.
+    @Test(.enabled(if: hasSmolLM2, "run scripts/fetch-assets.sh to fetch SmolLM2"))
+    func smolLM2TokenizerSurvivesTheRoundTrip() throws {
+        let file = try GGUFFile(url: smolLM2GGUF)
+        let original = try BPEVocabulary(gguf: file)
+        let scratch = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for (name, data) in try original.huggingFaceTokenizerFiles() { try data.write(to: scratch.appendingPathComponent(name)) }
+        let again = try Tokenizer(directory: scratch).ggufVocabulary(vocabularySize: original.tokens.count)
+        #expect(again.preTokenizerName == "smollm")
+        let written = Dictionary(again.ggufMetadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let keys = file.metadataKeys.filter { $0.hasPrefix("tokenizer.") }
+        #expect(keys.count >= 8)
+        for key in keys { #expect(written[key] == file.metadata[key], "\(key)") }
+        // llama.cpp's converter left out add_eos_token (false by default); Align writes it.
+        #expect(Set(written.keys).subtracting(keys) == ["tokenizer.ggml.add_eos_token"])
+        #expect(written["tokenizer.ggml.add_eos_token"] == .bool(false))
+    }
+
     /// A GGUF file converted to GGUF again keeps its tokenizer metadata (nothing regenerated).
     @Test func ggufToGGUFCopiesTokenizer() throws {
         let source = fixturesDirectory.appendingPathComponent("gguf/tiny-llama.f32.gguf")
