@@ -21,15 +21,30 @@ extension Tokenizer {
     ///     llama.cpp expects one token per row.
     ///   - contextLength: reported as the vocabulary's context length (`model_max_length` when
     ///     written back as Hugging Face files); defaults to this tokenizer's `modelMaxLength`.
+    /// An NFC normalizer (Qwen2's) is not carried: GGUF has no key for it and llama.cpp's
+    /// converter drops it too, so only text that is not already in NFC encodes differently.
+    ///
     /// - Throws: `TokenizerError` for what a GGUF vocabulary cannot express: SentencePiece-style
-    ///   tokenizers (normalizer, byte fallback), a pre-tokenizer or decoder other than those above,
-    ///   post-processors adding anything but one BOS and one EOS, tokens with a space in a merge.
-    ///   Added tokens' `lstrip`/`rstrip`/`single_word` flags have no GGUF counterpart and are not
-    ///   carried.
+    ///   tokenizers (byte fallback, "▁" spaces), normalizers other than NFC, a pre-tokenizer or
+    ///   decoder other than those above, post-processors adding anything but one BOS and one EOS,
+    ///   added tokens with `lstrip`/`rstrip`/`single_word`, tokens with a space in a merge.
     public func ggufVocabulary(vocabularySize: Int? = nil, contextLength: Int? = nil) throws -> BPEVocabulary {
         let source = "tokenizer"
-        guard model.isByteLevel, normalizer == nil, model.byteFallbackIDs == nil else {
+        guard model.isByteLevel, model.byteFallbackIDs == nil else {
             throw TokenizerError(source, "only byte-level BPE tokenizers (GPT-2, Llama-3, Qwen2 style) can be written to GGUF; this one is SentencePiece-style")
+        }
+        // Qwen2's NFC is the one normalizer byte-level tokenizers have; GGUF has no key for it and
+        // llama.cpp's converter drops it, so text already in NFC (nearly all text) is unaffected.
+        // Any other normalizer changes ids on ordinary text: refuse.
+        if let normalizer {
+            guard case .nfc = normalizer else {
+                throw TokenizerError(source, "normalizer \(String(decoding: ExportJSON.bytes(normalizer.huggingFaceJSON), as: UTF8.self)) has no GGUF form")
+            }
+        }
+        // llama.cpp gives added tokens no strip or single-word flags from the file, so a token that
+        // swallows the spaces beside it would encode differently.
+        if let token = addedTokens.first(where: { $0.stripsLeft || $0.stripsRight || $0.isSingleWord }) {
+            throw TokenizerError(source, "added token \"\(token.content)\" has lstrip, rstrip or single_word set, which GGUF cannot hold")
         }
         // The pre-tokenizer must be exactly one llama.cpp names (compared as tokenizer.json
         // objects, which leaves out offset-only settings such as trim_offsets).
