@@ -129,6 +129,44 @@ import TestSupport
         #expect(Set(second.metadataKeys.filter { $0.hasPrefix("tokenizer.") }) == Set(file.metadataKeys.filter { $0.hasPrefix("tokenizer.") }))
     }
 
+    /// A Llama with a SentencePiece-style tokenizer in the Llama-2 layout (the spm_legacy tokenizer
+    /// fixture, its test-only strip/normalized flags cleared, and random weights): written as a
+    /// "llama" vocabulary with scores, and the GGUF and the folder converted back tokenize, render
+    /// (`{{ bos_token }}` included) and score as the folder does.
+    @Test func sentencePieceLlamaRoundTrip() throws {
+        let scratch = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let folder = scratch.appendingPathComponent("spm-llama")
+        let configuration = LlamaConfiguration(vocabSize: 961, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2,
+                                               numAttentionHeads: 4, numKeyValueHeads: 2, maxPositionEmbeddings: 128)
+        try saveCausalLanguageModel(try LlamaForCausalLM(configuration, seed: 7), to: folder)
+        let tokenizerFixture = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("AlignTokenizersTests/Fixtures/spm_legacy")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: tokenizerFixture.appendingPathComponent("tokenizer.json"))) as! [String: Any]
+        json["added_tokens"] = (json["added_tokens"] as! [[String: Any]]).map { token in
+            var token = token
+            for flag in ["lstrip", "rstrip", "single_word", "normalized"] { token[flag] = false }
+            return token
+        }
+        try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.copyItem(at: tokenizerFixture.appendingPathComponent("tokenizer_config.json"),
+                                         to: folder.appendingPathComponent("tokenizer_config.json"))
+        let original = try ModelBundle(path: folder.path)
+        #expect(original.tokenizer.chatTemplate?.hasPrefix("{{ bos_token }}") == true)
+
+        let ggufURL = scratch.appendingPathComponent("spm.gguf")
+        try original.saveGGUF(to: ggufURL)
+        let file = try GGUFFile(url: ggufURL)
+        #expect(file.metadata["tokenizer.ggml.model"]?.stringValue == "llama" && file.metadata["tokenizer.ggml.pre"] == nil)
+        #expect(file.metadata["tokenizer.ggml.scores"]?.arrayValue?.count == 961)
+        #expect(file.metadata["tokenizer.ggml.add_bos_token"] == .bool(true) && file.metadata["tokenizer.ggml.bos_token_id"] == .uint32(1))
+        #expect(file.metadata["tokenizer.ggml.add_space_prefix"] == .bool(true) && file.metadata["tokenizer.ggml.unknown_token_id"] == .uint32(0))
+        let fromGGUF = try ModelBundle(path: ggufURL.path)
+        try Self.expectSameBehaviour(fromGGUF, as: original, "SentencePiece HF→GGUF")
+        let back = scratch.appendingPathComponent("back")
+        try fromGGUF.save(to: back)
+        try Self.expectSameBehaviour(try ModelBundle(path: back.path), as: original, "SentencePiece HF→GGUF→HF")
+    }
+
     /// SmolLM2's real vocabulary (49152 tokens, llama.cpp's "smollm" pre-tokenizer, llama.cpp's own
     /// converter's file): GGUF → Hugging Face tokenizer files → GGUF entries gives back every
     /// `tokenizer.*` entry of the original file, value and type.
