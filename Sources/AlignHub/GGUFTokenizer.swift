@@ -33,3 +33,30 @@ extension BPEVocabulary {
                   contextLength: gguf.architecture.flatMap { m["\($0).context_length"]?.intValue })
     }
 }
+
+extension BPEVocabulary {
+    /// The `tokenizer.ggml.*` and `tokenizer.chat_template` entries that store this vocabulary in
+    /// a GGUF file, as llama.cpp's converter writes them and as ``init(gguf:preTokenizerName:)``,
+    /// llama.cpp and transformers' GGUF reader read them: the model ("gpt2" or "llama"), the
+    /// pre-tokenizer name (byte-level only), tokens, scores, token types, merges, the special ids,
+    /// the add-BOS/EOS and space-prefix flags and the chat template.
+    public var ggufMetadata: [(key: String, value: GGUFValue)] {
+        var entries: [(key: String, value: GGUFValue)] = [("tokenizer.ggml.model", .string(model.rawValue))]
+        if model == .byteLevel { entries.append(("tokenizer.ggml.pre", .string(preTokenizerName ?? "default"))) }
+        entries.append(("tokenizer.ggml.tokens", .array(.string, tokens.map { .string($0) })))
+        if let scores { entries.append(("tokenizer.ggml.scores", .array(.float32, scores.map { .float32($0) }))) }
+        // llama.cpp's converter stores token types as int32.
+        if let tokenTypes { entries.append(("tokenizer.ggml.token_type", .array(.int32, tokenTypes.map { .int32(Int32($0)) }))) }
+        if !merges.isEmpty { entries.append(("tokenizer.ggml.merges", .array(.string, merges.map { .string($0) }))) }
+        for (key, id) in [("bos_token_id", bosTokenID), ("eos_token_id", eosTokenID),
+                          ("unknown_token_id", unknownTokenID), ("padding_token_id", padTokenID)] {
+            if let id, id >= 0 { entries.append(("tokenizer.ggml." + key, .uint32(UInt32(id)))) }
+        }
+        entries.append(("tokenizer.ggml.add_bos_token", .bool(addsBOS)))
+        entries.append(("tokenizer.ggml.add_eos_token", .bool(addsEOS)))
+        // A byte-level vocabulary never prefixes a space (llama.cpp's converter writes false there too).
+        entries.append(("tokenizer.ggml.add_space_prefix", .bool(model == .sentencePiece && addsSpacePrefix)))
+        if let chatTemplate { entries.append(("tokenizer.chat_template", .string(chatTemplate))) }
+        return entries
+    }
+}

@@ -4,12 +4,14 @@ import AlignTensor
 import Foundation
 
 extension LlamaConfiguration {
-    /// The configuration a llama-architecture GGUF file describes (its `llama.*` metadata, read
-    /// by ``LlamaConfig/init(gguf:)``). RoPE scaling that GGUF expresses (`llama.rope.scaling.*`
-    /// or a `rope_freqs.weight` factor table) is refused rather than silently ignored.
+    /// The configuration a llama- or qwen2-architecture GGUF file describes (its `llama.*` or
+    /// `qwen2.*` metadata, read by ``LlamaConfig/init(gguf:)``): a qwen2 file gives model type
+    /// "qwen2" with attention biases. RoPE scaling that GGUF expresses (`<arch>.rope.scaling.*` or
+    /// a `rope_freqs.weight` factor table) is refused rather than silently ignored.
     public init(gguf file: GGUFFile) throws {
         let c = try LlamaConfig(gguf: file)
-        if let type = file.metadata["llama.rope.scaling.type"]?.stringValue, type != "none" {
+        let prefix = c.architecture + "."
+        if let type = file.metadata[prefix + "rope.scaling.type"]?.stringValue, type != "none" {
             throw ModelError.unsupported("\(file.url.lastPathComponent): GGUF RoPE scaling \"\(type)\"")
         }
         if file.tensor(named: "rope_freqs.weight") != nil {
@@ -18,10 +20,11 @@ extension LlamaConfiguration {
         self.init(vocabSize: c.vocabularySize, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
                   numHiddenLayers: c.layerCount, numAttentionHeads: c.headCount, numKeyValueHeads: c.keyValueHeadCount,
                   rmsNormEps: Float(c.rmsNormEpsilon), ropeTheta: Float(c.ropeTheta),
-                  maxPositionEmbeddings: c.maxPositionEmbeddings, tieWordEmbeddings: c.tieWordEmbeddings)
+                  maxPositionEmbeddings: c.maxPositionEmbeddings, tieWordEmbeddings: c.tieWordEmbeddings,
+                  attentionBias: c.attentionBias, modelType: c.huggingFaceModelType)
         // GGUF may give the head width explicitly (`attention.key_length`); keep it only when it
         // differs from hidden / heads, as config.json would.
-        if let keyLength = file.metadata["llama.attention.key_length"]?.intValue, keyLength != c.headDimension {
+        if let keyLength = file.metadata[prefix + "attention.key_length"]?.intValue, keyLength != c.headDimension {
             headDim = keyLength
         }
         bosTokenId = c.bosTokenID
@@ -31,9 +34,9 @@ extension LlamaConfiguration {
 }
 
 extension LlamaForCausalLM {
-    /// Loads a llama-architecture GGUF file (llama.cpp's format): the configuration from its
-    /// metadata, every tensor dequantised to fp32 under its Hugging Face name, with the Q/K rows
-    /// un-permuted from llama.cpp's interleaved RoPE layout back to Hugging Face's rotate-half.
+    /// Loads a llama- or qwen2-architecture GGUF file (llama.cpp's format): the configuration from
+    /// its metadata, every tensor dequantised to fp32 under its Hugging Face name, with llama's Q/K
+    /// rows un-permuted from llama.cpp's interleaved RoPE layout back to Hugging Face's rotate-half.
     /// The result equals what transformers builds with `from_pretrained(..., gguf_file=...)`.
     public convenience init(gguf url: URL) throws {
         let file = try GGUFFile(url: url)

@@ -83,7 +83,8 @@ struct ArchitectureProbe: Decodable {
     enum CodingKeys: String, CodingKey { case modelType = "model_type", architectures }
 }
 
-/// Loads a causal LM from a Hugging Face model folder, or from a llama-architecture `.gguf` file.
+/// Loads a causal LM from a Hugging Face model folder, or from a `.gguf` file of llama.cpp's
+/// `llama` or `qwen2` architecture.
 ///
 /// The folder's `config.json` picks the class: `model_type` `llama`, `qwen2` or `mistral` (or
 /// architectures `LlamaForCausalLM`, `Qwen2ForCausalLM`, `MistralForCausalLM`) give
@@ -92,8 +93,8 @@ struct ArchitectureProbe: Decodable {
 public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLanguageModel {
     if url.pathExtension.lowercased() == "gguf" {
         let file = try GGUFFile(url: url)
-        guard file.architecture == "llama" else {
-            throw ModelError.unsupported("\(url.lastPathComponent): GGUF architecture \"\(file.architecture ?? "missing")\" (supported: llama)")
+        guard let architecture = file.architecture, LlamaConfig.architectures.contains(architecture) else {
+            throw ModelError.unsupported("\(url.lastPathComponent): GGUF architecture \"\(file.architecture ?? "missing")\" (supported: llama, qwen2)")
         }
         do { return try LlamaForCausalLM(gguf: url) } catch let error as ModelError { throw error.located(in: url) }
     }

@@ -29,6 +29,9 @@ public final class Tokenizer: @unchecked Sendable {
     let tokens: [String?]
     let addedIDs: [String: Int]
     let specialIDs: Set<Int>
+    /// The merges in priority order, as loaded; `BPEModel` keeps them only as a lookup table, and
+    /// writing the vocabulary out again (`ggufVocabulary()`) needs the order.
+    let mergeList: [(String, String)]
 
     /// The added tokens (special and user-defined), in id order.
     public let addedTokens: [AddedToken]
@@ -120,6 +123,7 @@ public final class Tokenizer: @unchecked Sendable {
                                     isNormalized: JSON.bool(entry["normalized"]) ?? false))
         }
 
+        mergeList = merges
         model = BPEModel(vocabulary: vocabulary, merges: merges, isByteLevel: isByteLevel,
                          unknownToken: modelJSON["unk_token"] as? String,
                          byteFallback: JSON.bool(modelJSON["byte_fallback"]) ?? false,
@@ -175,6 +179,7 @@ public final class Tokenizer: @unchecked Sendable {
         preTokenizer = pipeline.preTokenizer
         decoder = pipeline.decoder
         let unknown = pipeline.unknownToken
+        mergeList = pipeline.merges
         model = BPEModel(vocabulary: map, merges: pipeline.merges, ranks: pipeline.ranks,
                          isByteLevel: vocabulary.model == .byteLevel, unknownToken: unknown,
                          byteFallback: vocabulary.model == .sentencePiece, fusesUnknown: false,

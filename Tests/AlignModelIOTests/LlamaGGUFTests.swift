@@ -85,15 +85,19 @@ struct LlamaGGUFTests {
             ("blk.29.ffn_down.weight", "model.layers.29.mlp.down_proj.weight"),
             ("blk.7.attn_norm.weight", "model.layers.7.input_layernorm.weight"),
             ("blk.7.ffn_norm.weight", "model.layers.7.post_attention_layernorm.weight"),
+            // Qwen2's (and biased Llamas') attention biases.
+            ("blk.1.attn_q.bias", "model.layers.1.self_attn.q_proj.bias"),
+            ("blk.1.attn_k.bias", "model.layers.1.self_attn.k_proj.bias"),
+            ("blk.1.attn_v.bias", "model.layers.1.self_attn.v_proj.bias"),
         ]
         for (gguf, hf) in pairs {
             #expect(LlamaGGUF.huggingFaceName(forGGUFName: gguf) == hf)
             #expect(LlamaGGUF.ggufName(forHuggingFaceName: hf) == gguf)
         }
-        for bad in ["rope_freqs.weight", "blk.x.attn_q.weight", "blk.01.attn_q.weight", "blk.-1.attn_q.weight", "blk.1.attn_q.bias", "blk.1"] {
+        for bad in ["rope_freqs.weight", "blk.x.attn_q.weight", "blk.01.attn_q.weight", "blk.-1.attn_q.weight", "blk.1.ffn_up.bias", "blk.1"] {
             #expect(LlamaGGUF.huggingFaceName(forGGUFName: bad) == nil, "\(bad)")
         }
-        for bad in ["model.layers.1.self_attn.q_proj.bias", "model.layers.a.mlp.up_proj.weight", "lm_head.bias"] {
+        for bad in ["model.layers.1.mlp.up_proj.bias", "model.layers.a.mlp.up_proj.weight", "lm_head.bias"] {
             #expect(LlamaGGUF.ggufName(forHuggingFaceName: bad) == nil, "\(bad)")
         }
     }

@@ -1,10 +1,13 @@
+import AlignHub
 import AlignKernels
 import AlignModelIO
+import AlignTokenizers
 import ArgumentParser
 import Foundation
 
-/// `align convert-gguf`: turns a llama-architecture GGUF file into a Hugging Face checkpoint
-/// folder (safetensors shards + config.json), dequantising and un-permuting Q/K on the way.
+/// `align convert-gguf`: turns a llama- or qwen2-architecture GGUF file into a Hugging Face checkpoint
+/// folder (safetensors shards + config.json, plus the tokenizer files generated from the GGUF's
+/// tokenizer when it has one), dequantising and un-permuting Q/K on the way.
 ///
 /// Checked once by hand (2026-11-22): SmolLM2-135M-Instruct.Q4_1.gguf converted with
 /// `--dtype f32` and loaded by transformers' `from_pretrained(folder)` gives the same weights
@@ -12,7 +15,7 @@ import Foundation
 struct ConvertGGUF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert-gguf",
-        abstract: "Convert a llama GGUF file to a Hugging Face safetensors checkpoint folder.")
+        abstract: "Convert a llama or qwen2 GGUF file to a Hugging Face safetensors checkpoint folder.")
 
     @Argument(help: "The .gguf file to read.")
     var input: String
@@ -46,6 +49,12 @@ struct ConvertGGUF: ParsableCommand {
         dictionary["torch_dtype"] = storedType == .float32 ? "float32" : storedType == .float16 ? "float16" : "bfloat16"
         let json = try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
         try json.write(to: folder.appendingPathComponent("config.json"), options: .atomic)
+        // The tokenizer and chat template travel too, as `align convert` writes them.
+        if file.metadata["tokenizer.ggml.model"] != nil {
+            for (name, data) in try BPEVocabulary(gguf: file).huggingFaceTokenizerFiles() {
+                try data.write(to: folder.appendingPathComponent(name), options: .atomic)
+            }
+        }
         let done = DispatchTime.now().uptimeNanoseconds
         print(String(format: "%d tensors: read and dequantised in %.3f s, wrote %d file(s) in %.3f s",
                      tensors.count, Double(loaded - start) / 1e9, files.count, Double(done - loaded) / 1e9))
