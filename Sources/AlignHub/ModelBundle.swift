@@ -30,6 +30,11 @@ public struct ModelBundle {
         model = try loadCausalLanguageModel(directory: url)
         vocabulary = url.pathExtension.lowercased() == "gguf" ? try BPEVocabulary(gguf: GGUFFile(url: url)) : nil
         let tok = try vocabulary.map(Tokenizer.init(vocabulary:)) ?? Tokenizer(directory: url)
+        // Every id the tokenizer can produce must have an embedding row, or the lookup would read
+        // past the table.
+        guard tok.vocabularySize <= model.vocabularySize else {
+            throw ModelIOError.malformed(path: url.path, reason: "the tokenizer has \(tok.vocabularySize) tokens but the model's embedding has \(model.vocabularySize) rows (vocab_size); ids past the table cannot be looked up")
+        }
         tokenizer = tok
         var context: [String: TemplateValue] = [:]
         if let bos = tok.bosToken { context["bos_token"] = .string(bos) }

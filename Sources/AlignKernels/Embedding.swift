@@ -7,7 +7,9 @@ extension Kernels {
         parallelFor(count, minimumChunk: max(1, elementwiseGrain / max(dim, 1))) { start, end in
             for i in start..<end {
                 let id = Int(ids[i])
-                precondition(id >= 0 && id < vocab, "token id \(id) outside the vocabulary of \(vocab)")
+                // Checked in unchecked builds too: an id past the table would read other memory.
+                // Callers validate ids first (tokenizer vs vocab_size), so this never fires.
+                if id < 0 || id >= vocab { fatalError("token id \(id) outside the vocabulary of \(vocab)") }
                 (out + i * dim).update(from: table + id * dim, count: dim)
             }
         }

@@ -229,7 +229,8 @@ public final class GPT2LMHeadModel: Module {
     public func hiddenStates(ids: [Int32], batch: Int, seq: Int, attentionMask: [Float]? = nil,
                              positions: [Int32]? = nil) -> Tensor {
         precondition(ids.count == batch * seq, "\(ids.count) ids for \(batch)×\(seq)")
-        precondition(seq <= configuration.nPositions, "sequence of \(seq) tokens exceeds n_positions \(configuration.nPositions)")
+        // Checked in unchecked builds too (callers refuse longer sequences first).
+        if seq > configuration.nPositions { fatalError("sequence of \(seq) tokens exceeds n_positions \(configuration.nPositions)") }
         let pos = positions ?? (0..<batch).flatMap { _ in (0..<seq).map(Int32.init) }
         precondition(pos.count == batch * seq, "\(pos.count) positions for \(batch)×\(seq)")
         let mask = attentionMask.map { Tensor(shape: [batch, seq], values: $0) }

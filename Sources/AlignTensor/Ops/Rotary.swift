@@ -65,7 +65,9 @@ public struct RotaryTable: @unchecked Sendable {
     func apply(to x: Tensor, positions: [Int32], heads: Int, convention: Kernels.RotaryConvention, inverse: Bool) {
         let bt = x.count / (heads * headDim)
         precondition(positions.count == bt, "\(positions.count) positions for \(bt) tokens")
-        precondition(positions.allSatisfy { $0 >= 0 && Int($0) < maxPositions }, "position beyond the rotary table's \(maxPositions)")
+        // Checked in unchecked builds too: a position past the table would read other memory.
+        // Callers refuse longer sequences first (requireSequencesFit, promptsFit).
+        if !positions.allSatisfy({ $0 >= 0 && Int($0) < maxPositions }) { fatalError("position beyond the rotary table's \(maxPositions)") }
         positions.withUnsafeBufferPointer { p in
             Kernels.rotary(x.pointer, batch: 1, seq: bt, heads: heads, headDim: headDim, cos: cos.pointer, sin: sin.pointer,
                            positions: p.baseAddress!, convention: convention, inverse: inverse)
