@@ -340,6 +340,8 @@ public final class Trainer {
                                  lastGradNorm: lastGradNorm, optimizerScalars: state.scalars, configuration: configuration)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // A metric window may hold a non-finite value (logged as null): keep it exactly.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         try encoder.encode(trainerState).write(to: temporary.appendingPathComponent("trainer_state.json"))
         try Trainer.writeChecksums(of: temporary)
         try? fm.removeItem(at: final)
@@ -425,9 +427,12 @@ public final class Trainer {
         try verifyChecksums(of: url)
         let state: State
         do {
-            state = try JSONDecoder().decode(State.self, from: Data(contentsOf: url.appendingPathComponent("trainer_state.json")))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+            state = try decoder.decode(State.self, from: Data(contentsOf: url.appendingPathComponent("trainer_state.json")))
         } catch {
-            throw TrainingError.checkpoint(url, "unreadable trainer_state.json (\(error))")
+            throw TrainingError.checkpoint(url.appendingPathComponent("trainer_state.json"),
+                                           "unreadable: not the trainer state this version of align writes")
         }
         try objective.loadModel(from: url)
         let file = try SafetensorsFile(url: url.appendingPathComponent("optimizer.safetensors"))

@@ -197,11 +197,15 @@ import TestSupport
             func loadModel(from directory: URL) throws {}
         }
         var config = TrainingConfiguration()
-        config.maxSteps = 1
+        // Step 2 is checkpointed unlogged, so its window (holding +inf) goes into trainer_state.json.
+        config.maxSteps = 3; config.saveSteps = 2; config.loggingSteps = 10
         let output = temporaryDirectory()
         let trainer = Trainer(objective: Objective(), configuration: config, outputDirectory: output)
         trainer.progress = { _ in }
         try trainer.train()
+        let resumed = Trainer(objective: Objective(), configuration: config, outputDirectory: output)
+        resumed.progress = { _ in }
+        try resumed.train(resume: true)
         let line = try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")[0]
         let row = try JSONReader.parse(Array(line.utf8))
         #expect(row["logits/chosen"] == .null)

@@ -11,7 +11,12 @@ import Foundation
 
 /// Reads prompts: JSON Lines with a "prompt" (or "text") field, or plain text, one per line.
 func readPrompts(_ path: String) throws -> [String] {
-    let text = try String(contentsOf: URL(fileURLWithPath: path), encoding: .utf8)
+    guard let data = FileManager.default.contents(atPath: (path as NSString).expandingTildeInPath) else {
+        throw ValidationErrorMessage("\(path): cannot read the file")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw ValidationErrorMessage("\(path): not UTF-8 text")
+    }
     let first = text.drop { $0.isWhitespace }.first
     if first == "{" || first == "[" {
         return try readJSONObjects(path).map { row in try row.string("prompt") ?? row.requireString("text") }
