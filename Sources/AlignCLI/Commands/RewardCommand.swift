@@ -39,14 +39,13 @@ struct RewardCommand: ParsableCommand {
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
-        try common.validateOutput()
         try configureThreads(common.threads)
-        let config = try common.configuration(RewardConfiguration.self, extra: extraOverrides())
-        let source = URL(fileURLWithPath: (common.model as NSString).expandingTildeInPath)
+        let (config, run) = try common.resolve(RewardConfiguration.self, extra: extraOverrides())
+        let source = URL(fileURLWithPath: (run.model as NSString).expandingTildeInPath)
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
         }
-        note("loading \(common.model)")
+        note("loading \(run.model)")
         let tokenizer = try Tokenizer(directory: source)
         var context: [String: TemplateValue] = [:]
         if let bos = tokenizer.bosToken { context["bos_token"] = .string(bos) }
@@ -63,15 +62,15 @@ struct RewardCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return pairs
         }
-        let train = try prepare(common.dataURL, "train")
-        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(run.dataURL, "train")
+        let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
             try model.save(to: $0, sourceDirectory: source)
         }
         note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume)
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
-                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, common.outputURL.path))
+                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, run.outputURL.path))
     }
 }

@@ -8,14 +8,14 @@ import Foundation
 /// Flags every training command shares, spelled as TRL spells them (kebab-case). Each is
 /// optional: only flags given on the command line override the YAML config and the defaults.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Model to train: a Hugging Face folder or a .gguf file.")
-    var model: String
+    @Option(help: "Model to train: a Hugging Face folder or a .gguf file (YAML: model_name_or_path).")
+    var model: String?
 
-    @Option(help: "Training data (JSON Lines or a JSON array).")
-    var data: String
+    @Option(help: "Training data (JSON Lines or a JSON array; YAML: dataset_name).")
+    var data: String?
 
-    @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model.")
-    var output: String
+    @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model (YAML: output_dir).")
+    var output: String?
 
     @Option(help: "Evaluation data, scored every --eval-steps and at the end.")
     var evalData: String?
@@ -68,14 +68,56 @@ struct TrainingOptions: ParsableArguments {
         return o
     }
 
-    /// Decodes and validates a command's configuration: defaults, then the YAML file, then these
-    /// flags and the command's own `extra` flags. Errors name the file and line or the flag.
-    func configuration<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> T {
+    /// Decodes and validates a command's configuration — defaults, then the YAML file (Align's or
+    /// TRL's keys), then these flags and the command's own `extra` flags — and settles the model,
+    /// data and output paths (flags win over `model_name_or_path`, `dataset_name`, `output_dir`).
+    /// Errors name the file and line or the flag; TRL keys Align ignores are noted once each.
+    func resolve<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> (T, TrainingRun) {
         var sources = SettingSources()
         if let config { try sources.add(file: SettingsFile(path: config), knownKeys: T.knownKeys) }
+        for warning in sources.warnings { note("warning: " + warning) }
         for (key, flag, value) in flagSettings().entries + extra.entries { sources.set(key, value, source: flag) }
-        return try sources.decode(type)
+        func path(_ flagValue: String?, _ flag: String, _ key: String) throws -> String {
+            if let flagValue { return flagValue }
+            if let (value, _) = try sources.runString(key) { return value }
+            throw ValidationErrorMessage("give \(flag) (or \(key) in the --config file)")
+        }
+        var model = try path(self.model, "--model", "model_name_or_path")
+        if self.model == nil, let (revision, _) = try sources.runString("model_revision"), revision != "main" { model += "@" + revision }
+        let data = try path(self.data, "--data", "dataset_name")
+        let output = try path(self.output, "--output", "output_dir")
+        if let (split, source) = try sources.runString("dataset_train_split"), split != "train" {
+            note("warning: \(source): dataset_train_split \(split): a dataset file is read whole; give the split's file as dataset_name or --data")
+        }
+        if let report = sources.runValues["report_to"] {
+            let names: [String]
+            switch report.value {
+            case .string(let s): names = [s]
+            case .array(let items): names = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            default: names = []
+            }
+            for name in names where !["none", "tensorboard"].contains(name) {
+                note("warning: \(report.source): report_to \(name) is ignored: Align writes metrics.jsonl and report.html (and TensorBoard event files with --report-to tensorboard)")
+            }
+        }
+        let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume)
+        try run.validateOutput()
+        return (try sources.decode(type), run)
     }
+}
+
+/// What a training command trains, on what, and where it writes, once flags and config agree.
+struct TrainingRun {
+    /// Model path (folder or .gguf) or Hub id.
+    let model: String
+    /// Training data path.
+    let data: String
+    /// Output folder as given.
+    let output: String
+    /// Evaluation data path, if any.
+    let evalData: String?
+    /// Continue from the newest checkpoint.
+    let resume: Bool
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.
