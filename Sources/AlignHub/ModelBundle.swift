@@ -29,7 +29,7 @@ public struct ModelBundle {
         source = url
         model = try loadCausalLanguageModel(directory: url)
         vocabulary = url.pathExtension.lowercased() == "gguf" ? try BPEVocabulary(gguf: GGUFFile(url: url)) : nil
-        let tok = try vocabulary.map(Tokenizer.init(vocabulary:)) ?? Tokenizer(directory: url)
+        let tok = try vocabulary.map { try Tokenizer(vocabulary: $0, source: url.path) } ?? Tokenizer(directory: url)
         tokenizer = tok
         var context: [String: TemplateValue] = [:]
         if let bos = tok.bosToken { context["bos_token"] = .string(bos) }
