@@ -239,7 +239,13 @@ final class Interpreter {
         case .undefined: return []
         case .array(let a), .tuple(let a): return a
         case .object(let o): return o.keys.map { .string($0) }
-        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .string(let s):
+            // One value per character is some 30 times the string's size: a huge string would exhaust memory
+            // before the loop limit could stop the loop.
+            if s.utf8.count > TemplateLimits.maxListLength && s.unicodeScalars.count > TemplateLimits.maxListLength {
+                throw TemplateError.limit("list longer than \(TemplateLimits.maxListLength) items (the template list limit)", line: line)
+            }
+            return s.unicodeScalars.map { .string(String($0)) }
         default: throw TemplateError(.runtime, "'\(value.typeName)' object is not iterable", line: line)
         }
     }

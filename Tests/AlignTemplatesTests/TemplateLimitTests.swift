@@ -72,6 +72,11 @@ import Testing
         Self.expectLimit(big + "{{ ([[[1, 2, 3]]] * 100) | tojson(indent=s) }}", "string longer")
     }
 
+    @Test func iteratingAHugeStringIsCapped() {
+        Self.expectLimit("{% for c in 'ab' * 1000000 %}{% endfor %}", "list longer than 1000000 items")
+        Self.expectLimit("{{ ('ab' * 1000000) | list | length }}", "list longer than 1000000 items")
+    }
+
     @Test func macroRecursionIsCapped() {
         Self.expectLimit("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "macro calls nested more than 100 deep")
     }
