@@ -56,7 +56,7 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Loading
 
     /// Loads `tokenizer.json` and, when present, `tokenizer_config.json` from a folder.
-    /// `special_tokens_map.json` overrides the configuration's special tokens when present.
+    /// `special_tokens_map.json` overrides a legacy configuration's special tokens when present.
     public convenience init(directory: URL) throws {
         func optional(_ name: String) -> URL? {
             let url = directory.appendingPathComponent(name)
@@ -68,7 +68,8 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Loads a `tokenizer.json`, an optional `tokenizer_config.json` and an optional
     /// `special_tokens_map.json` (whose `bos_token`, `eos_token`, `pad_token`, `unk_token` override the
-    /// configuration's, as in transformers). A `chat_template.jinja` beside the configuration is used
+    /// configuration's when the configuration has no `added_tokens_decoder`, as in transformers' legacy
+    /// loading path; newer configurations carry their special tokens themselves). A `chat_template.jinja` beside the configuration is used
     /// when the configuration itself has no template (transformers 5 saves templates that way).
     ///
     /// Hostile or broken files are refused with a ``TokenizerError`` naming the file and key: invalid
@@ -157,7 +158,8 @@ public final class Tokenizer: @unchecked Sendable {
                          ignoresMerges: JSON.bool(modelJSON["ignore_merges"]) ?? false)
 
         // tokenizer_config.json: special token names, flags, template. special_tokens_map.json, when
-        // given, overrides the special tokens, as transformers applies it after the configuration.
+        // given, overrides the special tokens only for a legacy configuration (one without
+        // added_tokens_decoder), which is when transformers still reads it.
         var config: [String: Any] = [:]
         if let configJSON {
             config = try JSON.object(at: configJSON)
@@ -173,7 +175,9 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         if let configJSON { try readSpecialTokens(config, file: configJSON.path) }
-        if let specialTokensMapJSON { try readSpecialTokens(try JSON.object(at: specialTokensMapJSON), file: specialTokensMapJSON.path) }
+        if let specialTokensMapJSON, config["added_tokens_decoder"] == nil {
+            try readSpecialTokens(try JSON.object(at: specialTokensMapJSON), file: specialTokensMapJSON.path)
+        }
         if specials["unk_token"] == nil, let unk = modelJSON["unk_token"] as? String {
             specials["unk_token"] = (unk, file)
         }

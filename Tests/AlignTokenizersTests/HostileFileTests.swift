@@ -119,6 +119,15 @@ import Testing
         #expect(tokenizer.padToken == nil)
     }
 
+    @Test func specialTokensMapIsIgnoredBesideAModernConfig() throws {
+        // transformers reads special_tokens_map.json only for configurations without added_tokens_decoder.
+        let folder = try Folder(["tokenizer.json": Self.tokenizerJSON(),
+                                 "tokenizer_config.json": #"{"eos_token": "<s>", "added_tokens_decoder": {}}"#,
+                                 "special_tokens_map.json": #"{"eos_token": "<nope>"}"#])
+        defer { folder.cleanup() }
+        #expect(try Tokenizer(directory: folder.url).eosToken == "<s>")
+    }
+
     @Test func modelUnknownTokenMissingFromVocabularyIsRefused() throws {
         let json = Self.tokenizerJSON().replacingOccurrences(of: #""type": "BPE","#, with: #""type": "BPE", "unk_token": "<unk>","#)
         let folder = try Folder(["tokenizer.json": json])
