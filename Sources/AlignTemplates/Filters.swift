@@ -1028,7 +1028,12 @@ func percentFormat(_ format: String, _ values: TemplateValue, line: Int?) throws
             guard let n = arg.numericValue else { throw TemplateError(.runtime, "%d format: a number is required", line: line) }
             switch n {
             case .int(let x): out += String(x)
-            case .double(let x): out += String(Int(x))
+            case .double(let x):
+                // Python prints any float's integer part; Int(x) would trap past 64 bits or on NaN.
+                guard x.isFinite else {
+                    throw TemplateError(.runtime, x.isNaN ? "cannot convert float NaN to integer" : "cannot convert float infinity to integer", line: line)
+                }
+                out += abs(x) < 9.2e18 ? String(Int(x)) : formatFixed(x.rounded(.towardZero), digits: 0)
             }
         case "f":
             guard let n = arg.numericValue else { throw TemplateError(.runtime, "%f format: a number is required", line: line) }

@@ -126,6 +126,9 @@ import Testing
     @Test func hugeFormatPrecisionDoesNotOverflow() throws {
         let out = try Template("{{ '%.99999999999999999999f' % 1.5 }}").render()
         #expect(out.hasPrefix("1.5000"))
+        #expect(try Template("{{ '%d' % 1e20 }}").render() == "100000000000000000000")
+        #expect(try Template("{{ '%d' % -2.5 }}").render() == "-2")
+        #expect(Self.failure("{{ '%d' % (1e308 * 10) }}")?.message == "cannot convert float infinity to integer")
     }
 
     @Test func errorsNameTheTemplatesOrigin() throws {
