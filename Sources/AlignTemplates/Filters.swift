@@ -250,6 +250,7 @@ extension Interpreter {
             for item in try sequence() {
                 var key = try attr.map { try attributePath(item, $0, line: line) } ?? item
                 if !caseSensitive, case .string(let s) = key { key = .string(s.lowercased()) }
+                try charge(seen.count, line: line)  // values are not hashable: each item is compared with those kept
                 if !seen.contains(key) {
                     seen.append(key)
                     out.append(item)
@@ -567,14 +568,8 @@ extension Interpreter {
                 let nd = Array(needle.unicodeScalars)
                 var found: Int?
                 if name.hasPrefix("r") {
-                    var i = hay.count - nd.count
-                    while i >= 0 {
-                        if Array(hay[i..<i + nd.count]) == nd {
-                            found = i
-                            break
-                        }
-                        i -= 1
-                    }
+                    // The last match is the first match of the reversed needle in the reversed text.
+                    found = scalarRange(of: nd.reversed(), in: hay.reversed()).map { hay.count - nd.count - $0 }
                 } else {
                     found = scalarRange(of: nd, in: hay)
                 }

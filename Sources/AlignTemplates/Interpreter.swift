@@ -42,11 +42,12 @@ final class Interpreter {
         }
     }
 
-    /// The work of reading `value` in bulk: its bytes or elements.
+    /// The work of reading `value` in bulk: its elements, or its bytes / 8 (copying and scanning bytes is
+    /// several times cheaper than visiting values).
     @inline(__always)
     func size(_ value: TemplateValue) -> Int {
         switch value {
-        case .string(let s): return s.utf8.count
+        case .string(let s): return s.utf8.count / 8 + 1
         case .array(let a), .tuple(let a): return a.count
         case .object(let o): return o.count
         default: return 1
@@ -403,9 +404,7 @@ final class Interpreter {
                 throw TemplateError(.runtime, "bad operand type for unary \(op): '\(v.typeName)'", line: line)
             }
         case .binary(let op, let l, let r, let line):
-            let left = try evaluate(l), right = try evaluate(r)
-            try charge(size(left) + size(right), line: line)
-            return try checkSize(try binary(op, left, right, line: line), line: line)
+            return try checkSize(try binary(op, try evaluate(l), try evaluate(r), line: line), line: line)
         case .and(let l, let r):
             let left = try evaluate(l)
             return left.isTruthy ? try evaluate(r) : left
@@ -474,7 +473,7 @@ final class Interpreter {
             return l.attribute(name)
         case .string(let s):
             // A method reads its receiver in bulk (split, replace, join's separator...).
-            try charge(s.utf8.count, line: line)
+            try charge(s.utf8.count / 8 + 1, line: line)
             return stringMethod(s, name).map { .function($0) } ?? .undefined
         case .array(let a), .tuple(let a):
             try charge(a.count, line: line)
@@ -565,6 +564,8 @@ final class Interpreter {
     // MARK: - Operators
 
     func binary(_ op: String, _ l: TemplateValue, _ r: TemplateValue, line: Int) throws -> TemplateValue {
+        // Charged here rather than where expressions are evaluated, so `sum` (which adds item by item) pays too.
+        try charge(size(l) + size(r), line: line)
         if op == "~" { return .string(try printable(l, line: line) + printable(r, line: line)) }
         if l.isUndefined || r.isUndefined {
             throw TemplateError(.runtime, "undefined value used with operator '\(op)'", line: line)
@@ -585,14 +586,17 @@ final class Interpreter {
             switch (l, r) {
             case (.string(let s), _), (_, .string(let s)):
                 guard case .int(let n)? = (l.numericValue != nil ? l : r).numericValue else { throw typeError() }
+                // An empty string repeated 2^63 times is still empty, but String(repeating:) would loop that long.
+                if s.isEmpty || n <= 0 { return .string("") }
                 try checkStringBytes(saturatingProduct(s.utf8.count, n), line: line)
-                return .string(String(repeating: s, count: max(n, 0)))
+                return .string(String(repeating: s, count: n))
             case (.array(let a), _), (_, .array(let a)):
                 guard case .int(let n)? = (l.numericValue != nil ? l : r).numericValue else { throw typeError() }
+                if a.isEmpty || n <= 0 { return .array([]) }  // without building n empty lists
                 if saturatingProduct(a.count, n) > TemplateLimits.maxListLength {
                     throw TemplateError.limit("list longer than \(TemplateLimits.maxListLength) items (the template list limit)", line: line)
                 }
-                return .array(Array([[TemplateValue]](repeating: a, count: max(n, 0)).joined()))
+                return .array(Array([[TemplateValue]](repeating: a, count: n).joined()))
             default: break
             }
         case "%":
@@ -677,6 +681,7 @@ final class Interpreter {
     }
 
     func compare(_ op: String, _ l: TemplateValue, _ r: TemplateValue, line: Int) throws -> Bool {
+        try charge(size(l) + size(r), line: line)  // `in` and `==` on lists and strings read them whole
         switch op {
         case "==": return l == r
         case "!=": return l != r
@@ -824,10 +829,29 @@ func strftimeNow(_ format: String) -> String {
     return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// The first index of `needle` in `haystack` (code-point search), or nil.
+/// The first index of `needle` in `haystack` (code-point search), or nil. Linear time whatever the inputs
+/// (Knuth–Morris–Pratt for longer needles), since a template can search megabytes for a hostile pattern.
 func scalarRange(of needle: [Unicode.Scalar], in haystack: [Unicode.Scalar], from start: Int = 0) -> Int? {
     if needle.isEmpty { return start <= haystack.count ? start : nil }
     guard haystack.count >= needle.count else { return nil }
+    if needle.count > 8 {
+        var failure = [Int](repeating: 0, count: needle.count)
+        var k = 0
+        for i in 1..<needle.count {
+            while k > 0 && needle[i] != needle[k] { k = failure[k - 1] }
+            if needle[i] == needle[k] { k += 1 }
+            failure[i] = k
+        }
+        var matched = 0
+        var i = max(start, 0)
+        while i < haystack.count {
+            while matched > 0 && haystack[i] != needle[matched] { matched = failure[matched - 1] }
+            if haystack[i] == needle[matched] { matched += 1 }
+            if matched == needle.count { return i - needle.count + 1 }
+            i += 1
+        }
+        return nil
+    }
     var i = start
     while i + needle.count <= haystack.count {
         if haystack[i] == needle[0] {

@@ -51,6 +51,22 @@ import Testing
         Self.expectLimit("{{ 'x' * 9223372036854775807 }}", "string longer")
     }
 
+    @Test func repeatingNothingIsInstant() throws {
+        #expect(try Template("{{ '' * 9223372036854775807 }}|{{ [] * 9223372036854775807 }}|{{ 'ab' * -5 }}").render() == "|[]|")
+    }
+
+    @Test func searchesStayLinear() throws {
+        // A periodic needle against a periodic text is the naive search's worst case (n * m steps).
+        let setup = "{% set text = 'a' * 2000000 %}{% set needle = 'a' * 100000 ~ 'b' %}"
+        #expect(try Template(setup + "{{ needle in text }} {{ text.find(needle) }} {{ text.rfind(needle) }} {{ text.count(needle) }}")
+                .render() == "False -1 -1 0")
+        #expect(try Template(setup + "{{ text.replace(needle, '') | length }} {{ text.split(needle) | length }}").render() == "2000000 1")
+    }
+
+    @Test func uniqueIsCharged() {
+        Self.expectLimit("{{ range(100000) | unique | length }}", "units of work")
+    }
+
     @Test func outputSizeIsCapped() {
         Self.expectLimit("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "string longer than 16777216 bytes")
         Self.expectLimit("{% set s %}{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}{% endset %}", "string longer")
