@@ -79,14 +79,15 @@ final class Interpreter {
     func checkPrintedSize(_ value: TemplateValue, line: Int?) throws {
         var visits = 0
         let estimate = printedSize(value, limit: TemplateLimits.maxStringBytes, visits: &visits)
-        try charge(visits, line: line)
         try checkStringBytes(estimate, line: line)
+        try charge(visits + estimate / 8, line: line)  // printing then writes (and escapes) every byte
     }
 
     /// Appends to an output buffer, keeping it within ``TemplateLimits/maxStringBytes``.
     @inline(__always)
     private func append(_ text: String, to out: inout String, line: Int?) throws {
         try checkStringBytes(out.utf8.count + text.utf8.count, line: line)
+        try charge(text.utf8.count / 8, line: line)
         out += text
     }
 
