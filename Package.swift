@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
-        .target(name: "AlignTokenizers", dependencies: ["AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignTokenizers", dependencies: ["AlignJSON", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignData", dependencies: ["AlignJSON", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", dependencies: ["AlignJSON"], swiftSettings: fast),

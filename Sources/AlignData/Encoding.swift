@@ -100,7 +100,7 @@ public struct ExampleEncoder: Sendable {
             if let t = tokenizer.eosToken { context["eos_token"] = .string(t) }
             if let t = tokenizer.padToken { context["pad_token"] = .string(t) }
             if let t = tokenizer.unknownToken { context["unk_token"] = .string(t) }
-            self.chatTemplate = try ChatTemplate(source, defaultContext: context)
+            self.chatTemplate = try ChatTemplate(source, defaultContext: context, origin: tokenizer.chatTemplateOrigin)
         } else {
             self.chatTemplate = nil
         }

@@ -29,17 +29,19 @@ public struct ModelBundle {
         source = url
         model = try loadCausalLanguageModel(directory: url)
         vocabulary = url.pathExtension.lowercased() == "gguf" ? try BPEVocabulary(gguf: GGUFFile(url: url)) : nil
-        let tok = try vocabulary.map(Tokenizer.init(vocabulary:)) ?? Tokenizer(directory: url)
-        // Every id the tokenizer can produce must have an embedding row, or the lookup would read
-        // past the table.
-        guard tok.vocabularySize <= model.vocabularySize else {
-            throw ModelIOError.malformed(path: url.path, reason: "the tokenizer has \(tok.vocabularySize) tokens but the model's embedding has \(model.vocabularySize) rows (vocab_size); ids past the table cannot be looked up")
+        let tok = try vocabulary.map { try Tokenizer(vocabulary: $0, source: url.path) } ?? Tokenizer(directory: url)
+        // Every id the tokenizer can produce indexes the model's embedding rows; one past them would read
+        // outside the table (unchecked in release builds) instead of failing.
+        if tok.vocabularySize > model.vocabularySize {
+            let tokenizerSource = vocabulary == nil ? url.appendingPathComponent("tokenizer.json").path : url.path
+            throw TokenizerError(tokenizerSource, "the tokenizer has ids up to \(tok.vocabularySize - 1), but the model has only "
+                                 + "\(model.vocabularySize) embedding rows (vocab_size in \(vocabulary == nil ? "config.json" : "the GGUF metadata"))")
         }
         tokenizer = tok
         var context: [String: TemplateValue] = [:]
         if let bos = tok.bosToken { context["bos_token"] = .string(bos) }
         if let eos = tok.eosToken { context["eos_token"] = .string(eos) }
-        chatTemplate = try tok.chatTemplate.map { try ChatTemplate($0, defaultContext: context) }
+        chatTemplate = try tok.chatTemplate.map { try ChatTemplate($0, defaultContext: context, origin: tok.chatTemplateOrigin) }
     }
 
     /// Saves the (trained) model in Hugging Face layout, copying config and tokenizer files from

@@ -26,6 +26,9 @@
 //   methods     str: strip lstrip rstrip split rsplit splitlines startswith endswith upper lower title
 //               capitalize replace find rfind index rindex count join format isdigit isalpha isalnum
 //               isspace isupper islower; dict: items keys values get copy; list: index count.
+// Limits: every parse and render enforces TemplateLimits (Limits.swift): loop iterations, string and output
+// size, list length, range() size, macro, value and syntax nesting, and total work; a hostile template fails
+// with a `.limit` TemplateError instead of hanging, exhausting memory or overflowing the stack.
 // Not supported (each is a thrown TemplateError, never silently different text): include/extends/import/
 // block, recursive loops, `*args` in calls, format specs in str.format, `\N{...}` string escapes,
 // filters such as batch/slice/groupby/truncate/wordwrap/urlize, non-string dict keys.

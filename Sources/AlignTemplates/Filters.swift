@@ -58,6 +58,12 @@ struct Arguments {
 }
 
 extension Interpreter {
+    /// Filters that print their input, so a container input is sized first (see `printedSize`).
+    static let printingFilters: Set<String> = [
+        "capitalize", "center", "e", "escape", "forceescape", "format", "indent", "lower", "replace", "safe", "string",
+        "title", "trim", "upper", "wordcount", "tojson",
+    ]
+
     // MARK: - Filters
 
     func applyFilter(
@@ -65,6 +71,7 @@ extension Interpreter {
     ) throws -> TemplateValue {
         let a = Arguments(positional: args, keywords: kwargs, callee: name, line: line)
         func str() -> String { value.renderedString }
+        if value.isContainer && Interpreter.printingFilters.contains(name) { try checkPrintedSize(value, line: line) }
         func sequence() throws -> [TemplateValue] { try iterate(value, line: line) }
         switch name {
         case "trim":
@@ -108,6 +115,15 @@ extension Interpreter {
             if let attr = try a.value(1, "attribute"), !attr.isUndefined {
                 items = try items.map { try attributePath($0, attr, line: line) }
             }
+            // Sized before joining: a long separator between many items multiplies.
+            var total = saturatingProduct(separator.utf8.count, items.count)
+            var visits = 0
+            for item in items {
+                total = total &+ printedSize(item, limit: TemplateLimits.maxStringBytes, visits: &visits)
+                if total > TemplateLimits.maxStringBytes || total < 0 { break }
+            }
+            try charge(visits, line: line)
+            try checkStringBytes(total < 0 ? Int.max : total, line: line)
             return .string(items.map(\.renderedString).joined(separator: separator))
         case "default", "d":
             try a.check(max: 2, names: ["default_value", "boolean"])
@@ -152,7 +168,7 @@ extension Interpreter {
                 throw TemplateError(.runtime, "replace() needs 'old' and 'new' strings", line: line)
             }
             let count = try a.int(2, "count", default: -1)
-            return .string(pythonReplace(str(), old, new, count: count))
+            return .string(try pythonReplace(str(), old, new, count: count, line: line))
         case "int":
             try a.check(max: 2, names: ["default", "base"])
             let fallback = try a.value(0, "default") ?? .int(0)
@@ -212,9 +228,17 @@ extension Interpreter {
             var indentation = "    "
             if let w = try a.value(0, "width") {
                 if case .string(let s) = w { indentation = s } else {
-                    indentation = String(repeating: " ", count: max(try a.int(0, "width", default: 4), 0))
+                    let width = try a.int(0, "width", default: 4)
+                    try checkStringBytes(width, line: line)
+                    indentation = String(repeating: " ", count: max(width, 0))
                 }
             }
+            // Every line gains the indentation.
+            let text = str()
+            let breaks = text.utf8.reduce(1) { count, byte in  // an upper bound on splitlines()' line breaks
+                (10...13).contains(byte) || (28...30).contains(byte) || byte == 0x85 || byte == 0xA8 || byte == 0xA9 ? count + 1 : count
+            }
+            try checkStringBytes(saturatingProduct(indentation.utf8.count, breaks) &+ text.utf8.count, line: line)
             return .string(jinjaIndent(str(), indentation: indentation, first: try a.bool(1, "first", default: false),
                                        blank: try a.bool(2, "blank", default: false)))
         case "unique":
@@ -226,6 +250,7 @@ extension Interpreter {
             for item in try sequence() {
                 var key = try attr.map { try attributePath(item, $0, line: line) } ?? item
                 if !caseSensitive, case .string(let s) = key { key = .string(s.lowercased()) }
+                try charge(seen.count, line: line)  // values are not hashable: each item is compared with those kept
                 if !seen.contains(key) {
                     seen.append(key)
                     out.append(item)
@@ -279,6 +304,7 @@ extension Interpreter {
         case "center":
             try a.check(max: 1, names: ["width"])
             let width = try a.int(0, "width", default: 80)
+            try checkStringBytes(width, line: line)
             let s = str()
             let n = s.unicodeScalars.count
             guard width > n else { return .string(s) }
@@ -532,7 +558,7 @@ extension Interpreter {
                 guard let old = try a.string(0, "old"), let new = try a.string(1, "new") else {
                     throw TemplateError(.runtime, "replace() needs two string arguments")
                 }
-                return .string(pythonReplace(s, old, new, count: try a.int(2, "count", default: -1)))
+                return .string(try pythonReplace(s, old, new, count: try a.int(2, "count", default: -1), line: a.line))
             }
         case "find", "rfind", "index", "rindex":
             return make { a in
@@ -542,14 +568,8 @@ extension Interpreter {
                 let nd = Array(needle.unicodeScalars)
                 var found: Int?
                 if name.hasPrefix("r") {
-                    var i = hay.count - nd.count
-                    while i >= 0 {
-                        if Array(hay[i..<i + nd.count]) == nd {
-                            found = i
-                            break
-                        }
-                        i -= 1
-                    }
+                    // The last match is the first match of the reversed needle in the reversed text.
+                    found = scalarRange(of: nd.reversed(), in: hay.reversed()).map { hay.count - nd.count - $0 }
                 } else {
                     found = scalarRange(of: nd, in: hay)
                 }
@@ -614,7 +634,10 @@ extension Interpreter {
             switch v {
             case .none, .undefined: indent = nil
             case .string(let s): indent = s
-            default: indent = String(repeating: " ", count: max(try a.int(1, "indent", default: 0), 0))
+            default:
+                let width = try a.int(1, "indent", default: 0)
+                try checkStringBytes(width, line: a.line)
+                indent = String(repeating: " ", count: max(width, 0))
             }
         }
         var itemSeparator = indent == nil ? ", " : ","
@@ -661,10 +684,10 @@ struct JSONWriter {
             }
             out += "["
             for (i, item) in items.enumerated() {
-                out += i == 0 ? newline(level + 1) : itemSeparator + newline(level + 1)
+                out += i == 0 ? try newline(level + 1, after: out) : try itemSeparator + newline(level + 1, after: out)
                 try write(item, level: level + 1, into: &out)
             }
-            out += newline(level) + "]"
+            out += try newline(level, after: out) + "]"
         case .object(let o):
             if o.isEmpty {
                 out += "{}"
@@ -674,19 +697,22 @@ struct JSONWriter {
             if sortKeys { keys.sort { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) } }
             out += "{"
             for (i, key) in keys.enumerated() {
-                out += i == 0 ? newline(level + 1) : itemSeparator + newline(level + 1)
+                out += i == 0 ? try newline(level + 1, after: out) : try itemSeparator + newline(level + 1, after: out)
                 writeString(key, into: &out)
                 out += keySeparator
                 try write(o[key]!, level: level + 1, into: &out)
             }
-            out += newline(level) + "}"
+            out += try newline(level, after: out) + "}"
         case .undefined, .namespace, .function, .loop:
             throw TemplateError(.runtime, "Object of type \(value.typeName) is not JSON serializable", line: line)
         }
     }
 
-    private func newline(_ level: Int) -> String {
+    /// A line break and `level` indents; with a long `indent` these multiply, so the text so far plus the new
+    /// line is kept within the template string limit.
+    private func newline(_ level: Int, after out: String) throws -> String {
         guard let indent else { return "" }
+        try checkStringBytes(out.utf8.count &+ saturatingProduct(indent.utf8.count, level) &+ itemSeparator.utf8.count, line: line)
         return "\n" + String(repeating: indent, count: level)
     }
 
@@ -800,9 +826,17 @@ func pythonSplitLines(_ s: String, keepEnds: Bool) -> [String] {
 }
 
 /// `str.replace(old, new, count)`; an empty `old` inserts `new` between characters as Python does.
-func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int) -> String {
+/// The result is sized first: replacing "" in a long text with a long string multiplies.
+func pythonReplace(_ s: String, _ old: String, _ new: String, count: Int, line: Int?) throws -> String {
     let scalars = Array(s.unicodeScalars)
     let o = Array(old.unicodeScalars)
+    if !new.utf8.isEmpty {
+        // Each replacement adds at most new's bytes; there are at most count, or scalars + 1 (empty old)
+        // or scalars / old's length of them.
+        var most = o.isEmpty ? scalars.count + 1 : scalars.count / o.count
+        if count >= 0 { most = min(most, count) }
+        try checkStringBytes(saturatingProduct(most, new.utf8.count) &+ s.utf8.count, line: line)
+    }
     var out = String.UnicodeScalarView()
     var replaced = 0
     if o.isEmpty {
@@ -967,7 +1001,7 @@ func percentFormat(_ format: String, _ values: TemplateValue, line: Int?) throws
             i += 1
             var p = 0
             while i < scalars.count, let d = Int(String(scalars[i])) {
-                p = p * 10 + d
+                p = min(p * 10 + d, 1_000)  // formatFixed prints at most a few hundred digits anyway
                 i += 1
             }
             precision = p
@@ -989,7 +1023,12 @@ func percentFormat(_ format: String, _ values: TemplateValue, line: Int?) throws
             guard let n = arg.numericValue else { throw TemplateError(.runtime, "%d format: a number is required", line: line) }
             switch n {
             case .int(let x): out += String(x)
-            case .double(let x): out += String(Int(x))
+            case .double(let x):
+                // Python prints any float's integer part; Int(x) would trap past 64 bits or on NaN.
+                guard x.isFinite else {
+                    throw TemplateError(.runtime, x.isNaN ? "cannot convert float NaN to integer" : "cannot convert float infinity to integer", line: line)
+                }
+                out += abs(x) < 9.2e18 ? String(Int(x)) : formatFixed(x.rounded(.towardZero), digits: 0)
             }
         case "f":
             guard let n = arg.numericValue else { throw TemplateError(.runtime, "%f format: a number is required", line: line) }
@@ -1040,6 +1079,10 @@ func pythonFormat(_ format: String, _ a: Arguments) throws -> String {
                 guard let v = a.keywords.first(where: { $0.0 == field })?.1 else { throw TemplateError(.runtime, "KeyError: '\(field)'") }
                 value = v
             }
+            // One argument can be printed many times ("{0}{0}{0}..."): size each piece before adding it.
+            var visits = 0
+            try checkStringBytes(out.utf8.count &+ printedSize(value, limit: TemplateLimits.maxStringBytes, visits: &visits),
+                                 line: a.line)
             out += value.renderedString
             i = close + 1
         } else if c == "}" {

@@ -15,7 +15,9 @@ final class Interpreter {
     private var frames: [[String: TemplateValue]]
     /// Nested macro calls in progress; bounded so a runaway recursive macro fails instead of overflowing the stack.
     private var callDepth = 0
-    static let maxCallDepth = 100
+    /// Loop iterations and units of work so far in this render (see ``TemplateLimits``).
+    private var loopIterations = 0
+    private var work = 0
 
     init(context: [String: TemplateValue]) {
         frames = [Interpreter.globals, context]
@@ -29,13 +31,105 @@ final class Interpreter {
         return out
     }
 
+    // MARK: - Limits
+
+    /// Charges `units` of work (see ``TemplateLimits/maxWork``).
+    @inline(__always)
+    func charge(_ units: Int, line: Int?) throws {
+        work &+= units
+        if work > TemplateLimits.maxWork {
+            throw TemplateError.limit("the template did more than \(TemplateLimits.maxWork) units of work (the template work limit)", line: line)
+        }
+    }
+
+    /// The work of reading `value` in bulk: its elements, or its bytes / 8 (copying and scanning bytes is
+    /// several times cheaper than visiting values).
+    @inline(__always)
+    func size(_ value: TemplateValue) -> Int {
+        switch value {
+        case .string(let s): return s.utf8.count / 8 + 1
+        case .array(let a), .tuple(let a): return a.count
+        case .object(let o): return o.count
+        default: return 1
+        }
+    }
+
+    /// Checks a value an expression produced against the string and list size limits.
+    @inline(__always)
+    func checkSize(_ value: TemplateValue, line: Int?) throws -> TemplateValue {
+        switch value {
+        case .string(let s): try checkStringBytes(s.utf8.count, line: line)
+        case .array(let a), .tuple(let a):
+            if a.count > TemplateLimits.maxListLength {
+                throw TemplateError.limit("list longer than \(TemplateLimits.maxListLength) items (the template list limit)", line: line)
+            }
+        default: break
+        }
+        return value
+    }
+
+    /// `value` as printed text, refusing containers whose text would pass ``TemplateLimits/maxStringBytes``
+    /// before building it (see `printedSize`).
+    func printable(_ value: TemplateValue, line: Int?) throws -> String {
+        if value.isContainer { try checkPrintedSize(value, line: line) }
+        return value.renderedString
+    }
+
+    /// Throws when a container would print longer than ``TemplateLimits/maxStringBytes``; charges the values seen.
+    func checkPrintedSize(_ value: TemplateValue, line: Int?) throws {
+        var visits = 0
+        let estimate = printedSize(value, limit: TemplateLimits.maxStringBytes, visits: &visits)
+        try checkStringBytes(estimate, line: line)
+        try charge(visits + estimate / 8, line: line)  // printing then writes (and escapes) every byte
+    }
+
+    /// Appends to an output buffer, keeping it within ``TemplateLimits/maxStringBytes``.
+    @inline(__always)
+    private func append(_ text: String, to out: inout String, line: Int?) throws {
+        try checkStringBytes(out.utf8.count + text.utf8.count, line: line)
+        try charge(text.utf8.count / 8, line: line)
+        out += text
+    }
+
+    /// Checks that `value` nests at most ``TemplateLimits/maxValueNesting`` deep and, when it is to be stored in
+    /// a namespace, holds no namespace: namespaces are the only values that change after they are built, so a
+    /// namespace inside a namespace could grow a chain (or a cycle) no later check would see. Visits charge work.
+    func checkNesting(_ value: TemplateValue, forNamespace: Bool = false, line: Int?) throws {
+        func depth(_ value: TemplateValue, _ level: Int) throws -> Void {
+            if level > TemplateLimits.maxValueNesting {
+                throw TemplateError.limit(
+                    "values nested more than \(TemplateLimits.maxValueNesting) deep (the template nesting limit)", line: line)
+            }
+            switch value {
+            case .array(let items), .tuple(let items):
+                try charge(items.count, line: line)
+                for item in items where item.isContainer { try depth(item, level + 1) }
+            case .object(let o):
+                try charge(o.count, line: line)
+                for item in o.values where item.isContainer { try depth(item, level + 1) }
+            case .loop(let l):
+                try charge(l.items.count, line: line)
+                for item in l.items where item.isContainer { try depth(item, level + 1) }
+            case .namespace(let ns):
+                if forNamespace {
+                    throw TemplateError(.unsupported, "a namespace cannot be stored inside a namespace", line: line)
+                }
+                try charge(ns.attributes.count, line: line)
+                for item in ns.attributes.values where item.isContainer { try depth(item, level + 1) }
+            default:
+                break
+            }
+        }
+        try depth(value, 1)
+    }
+
     private func execute(_ nodes: [Node], into out: inout String) throws -> Flow {
         for node in nodes {
             switch node {
             case .text(let t):
-                out += t
-            case .output(let expr, _):
-                out += try evaluate(expr).renderedString
+                try append(t, to: &out, line: nil)
+            case .output(let expr, let line):
+                try append(try printable(try evaluate(expr), line: line), to: &out, line: line)
             case .ifBlock(let branches, let otherwise):
                 var taken = false
                 for (condition, body) in branches where try evaluate(condition).isTruthy {
@@ -68,14 +162,15 @@ final class Interpreter {
                 let function = try evaluate(callee)
                 var kw = try kwargs.map { ($0.0, try evaluate($0.1)) }
                 kw.append(("caller", .function(caller)))
-                out += try invoke(function, args: try args.map { try evaluate($0) }, kwargs: kw, line: line).renderedString
+                try append(try invoke(function, args: try args.map { try evaluate($0) }, kwargs: kw, line: line).renderedString,
+                           to: &out, line: line)
             case .filterBlock(let name, let args, let kwargs, let body, let line):
                 var captured = ""
                 _ = try execute(body, into: &captured)
                 let value = try applyFilter(
                     name, to: .string(captured), args: try args.map { try evaluate($0) },
                     kwargs: try kwargs.map { ($0.0, try evaluate($0.1)) }, line: line)
-                out += value.renderedString
+                try append(value.renderedString, to: &out, line: line)
             case .breakLoop:
                 return .breakLoop
             case .continueLoop:
@@ -104,6 +199,7 @@ final class Interpreter {
             // The filter sees the loop target but not `loop`, as in Jinja.
             var kept: [TemplateValue] = []
             for item in items {
+                try countIteration(line: line)
                 frames.append([:])
                 defer { frames.removeLast() }
                 try bind(target, item, line: line)
@@ -117,6 +213,7 @@ final class Interpreter {
         }
         let loop = LoopContext(items: items)
         for (i, item) in items.enumerated() {
+            try countIteration(line: line)
             // Each iteration gets a fresh frame: a `set` inside the body does not outlive the iteration.
             frames.append(["loop": .loop(loop)])
             defer { frames.removeLast() }
@@ -127,13 +224,30 @@ final class Interpreter {
         }
     }
 
+    @inline(__always)
+    private func countIteration(line: Int) throws {
+        loopIterations += 1
+        if loopIterations > TemplateLimits.maxLoopIterations {
+            throw TemplateError.limit(
+                "more than \(TemplateLimits.maxLoopIterations) loop iterations (the template loop limit)", line: line)
+        }
+        try charge(1, line: line)
+    }
+
     /// The elements a `for` loop visits: list items, dict keys, string characters; nothing for undefined.
     func iterate(_ value: TemplateValue, line: Int?) throws -> [TemplateValue] {
+        try charge(size(value), line: line)
         switch value {
         case .undefined: return []
         case .array(let a), .tuple(let a): return a
         case .object(let o): return o.keys.map { .string($0) }
-        case .string(let s): return s.unicodeScalars.map { .string(String($0)) }
+        case .string(let s):
+            // One value per character is some 30 times the string's size: a huge string would exhaust memory
+            // before the loop limit could stop the loop.
+            if s.utf8.count > TemplateLimits.maxListLength && s.unicodeScalars.count > TemplateLimits.maxListLength {
+                throw TemplateError.limit("list longer than \(TemplateLimits.maxListLength) items (the template list limit)", line: line)
+            }
+            return s.unicodeScalars.map { .string(String($0)) }
         default: throw TemplateError(.runtime, "'\(value.typeName)' object is not iterable", line: line)
         }
     }
@@ -160,6 +274,7 @@ final class Interpreter {
             if attr.hasPrefix("_") {
                 throw TemplateError(.runtime, "cannot store underscore-prefixed attribute '\(attr)' on a namespace", line: line)
             }
+            try checkNesting(value, forNamespace: true, line: line)
             ns.attributes[attr] = value
         }
     }
@@ -183,8 +298,9 @@ final class Interpreter {
         TemplateFunction(name: name) { [weak self] args, kwargs in
             // A macro can outlive its render only by being smuggled out in a caller's namespace.
             guard let self else { throw TemplateError(.runtime, "macro '\(name)' called after its template finished rendering") }
-            guard self.callDepth < Interpreter.maxCallDepth else {
-                throw TemplateError(.runtime, "macro recursion deeper than \(Interpreter.maxCallDepth) calls")
+            guard self.callDepth < TemplateLimits.maxMacroDepth else {
+                throw TemplateError.limit(
+                    "macro calls nested more than \(TemplateLimits.maxMacroDepth) deep (the template recursion limit)", line: nil)
             }
             self.callDepth += 1
             defer { self.callDepth -= 1 }
@@ -222,15 +338,20 @@ final class Interpreter {
     // MARK: - Expressions
 
     func evaluate(_ expr: Expr) throws -> TemplateValue {
+        try charge(1, line: nil)
         switch expr {
         case .literal(let v):
             return v
         case .name(let n, _):
             return lookup(n)
         case .list(let items):
-            return .array(try items.map { try evaluate($0) })
+            let value = TemplateValue.array(try items.map { try evaluate($0) })
+            try checkNesting(value, line: nil)
+            return value
         case .tuple(let items):
-            return .tuple(try items.map { try evaluate($0) })
+            let value = TemplateValue.tuple(try items.map { try evaluate($0) })
+            try checkNesting(value, line: nil)
+            return value
         case .dict(let pairs):
             var object = TemplateObject()
             for (k, v) in pairs {
@@ -240,6 +361,7 @@ final class Interpreter {
                 }
                 object[s] = try evaluate(v)
             }
+            try checkNesting(.object(object), line: nil)
             return .object(object)
         case .attribute(let base, let name, let line):
             let value = try evaluate(base)
@@ -258,13 +380,15 @@ final class Interpreter {
         case .call(let callee, let args, let kwargs, let line):
             let function = try evaluate(callee)
             if case .undefined = function { throw undefinedAccess(callee, member: nil, line: line, calling: true) }
-            return try invoke(
+            return try checkSize(try invoke(
                 function, args: try args.map { try evaluate($0) }, kwargs: try kwargs.map { ($0.0, try evaluate($0.1)) },
-                line: line)
+                line: line), line: line)
         case .filter(let base, let name, let args, let kwargs, let line):
-            return try applyFilter(
-                name, to: try evaluate(base), args: try args.map { try evaluate($0) },
-                kwargs: try kwargs.map { ($0.0, try evaluate($0.1)) }, line: line)
+            let input = try evaluate(base)
+            let arguments = try args.map { try evaluate($0) }
+            let keywords = try kwargs.map { ($0.0, try evaluate($0.1)) }
+            try charge(size(input) + arguments.reduce(0) { $0 + size($1) } + keywords.reduce(0) { $0 + size($1.1) }, line: line)
+            return try checkSize(try applyFilter(name, to: input, args: arguments, kwargs: keywords, line: line), line: line)
         case .test(let base, let name, let args, let negated, let line):
             let result = try applyTest(name, to: try evaluate(base), args: try args.map { try evaluate($0) }, line: line)
             return .bool(result != negated)
@@ -281,7 +405,7 @@ final class Interpreter {
                 throw TemplateError(.runtime, "bad operand type for unary \(op): '\(v.typeName)'", line: line)
             }
         case .binary(let op, let l, let r, let line):
-            return try binary(op, try evaluate(l), try evaluate(r), line: line)
+            return try checkSize(try binary(op, try evaluate(l), try evaluate(r), line: line), line: line)
         case .and(let l, let r):
             let left = try evaluate(l)
             return left.isTruthy ? try evaluate(r) : left
@@ -325,6 +449,10 @@ final class Interpreter {
         guard case .function(let f) = function else {
             throw TemplateError(.runtime, "'\(function.typeName)' object is not callable", line: line)
         }
+        try charge(args.reduce(0) { $0 + size($1) } + kwargs.reduce(0) { $0 + size($1.1) }, line: line)
+        if f.name == "namespace" {
+            for value in args + kwargs.map(\.1) { try checkNesting(value, forNamespace: true, line: line) }
+        }
         do {
             return try f.body(args, kwargs)
         } catch let error as TemplateError where error.line == nil {
@@ -345,8 +473,11 @@ final class Interpreter {
         case .loop(let l):
             return l.attribute(name)
         case .string(let s):
+            // A method reads its receiver in bulk (split, replace, join's separator...).
+            try charge(s.utf8.count / 8 + 1, line: line)
             return stringMethod(s, name).map { .function($0) } ?? .undefined
         case .array(let a), .tuple(let a):
+            try charge(a.count, line: line)
             return listMethod(a, name, line: line).map { .function($0) } ?? .undefined
         case .int, .bool, .double:
             // Python numbers' data attributes.
@@ -434,7 +565,9 @@ final class Interpreter {
     // MARK: - Operators
 
     func binary(_ op: String, _ l: TemplateValue, _ r: TemplateValue, line: Int) throws -> TemplateValue {
-        if op == "~" { return .string(l.renderedString + r.renderedString) }
+        // Charged here rather than where expressions are evaluated, so `sum` (which adds item by item) pays too.
+        try charge(size(l) + size(r), line: line)
+        if op == "~" { return .string(try printable(l, line: line) + printable(r, line: line)) }
         if l.isUndefined || r.isUndefined {
             throw TemplateError(.runtime, "undefined value used with operator '\(op)'", line: line)
         }
@@ -454,14 +587,24 @@ final class Interpreter {
             switch (l, r) {
             case (.string(let s), _), (_, .string(let s)):
                 guard case .int(let n)? = (l.numericValue != nil ? l : r).numericValue else { throw typeError() }
-                return .string(String(repeating: s, count: max(n, 0)))
+                // An empty string repeated 2^63 times is still empty, but String(repeating:) would loop that long.
+                if s.isEmpty || n <= 0 { return .string("") }
+                try checkStringBytes(saturatingProduct(s.utf8.count, n), line: line)
+                return .string(String(repeating: s, count: n))
             case (.array(let a), _), (_, .array(let a)):
                 guard case .int(let n)? = (l.numericValue != nil ? l : r).numericValue else { throw typeError() }
-                return .array(Array([[TemplateValue]](repeating: a, count: max(n, 0)).joined()))
+                if a.isEmpty || n <= 0 { return .array([]) }  // without building n empty lists
+                if saturatingProduct(a.count, n) > TemplateLimits.maxListLength {
+                    throw TemplateError.limit("list longer than \(TemplateLimits.maxListLength) items (the template list limit)", line: line)
+                }
+                return .array(Array([[TemplateValue]](repeating: a, count: n).joined()))
             default: break
             }
         case "%":
-            if case .string(let format) = l { return .string(try percentFormat(format, r, line: line)) }
+            if case .string(let format) = l {
+                try checkPrintedSize(r, line: line)
+                return .string(try percentFormat(format, r, line: line))
+            }
         default: break
         }
         guard let a = l.numericValue, let b = r.numericValue else { throw typeError() }
@@ -539,6 +682,7 @@ final class Interpreter {
     }
 
     func compare(_ op: String, _ l: TemplateValue, _ r: TemplateValue, line: Int) throws -> Bool {
+        try charge(size(l) + size(r), line: line)  // `in` and `==` on lists and strings read them whole
         switch op {
         case "==": return l == r
         case "!=": return l != r
@@ -631,10 +775,17 @@ final class Interpreter {
             default: throw TemplateError(.runtime, "range expected 1 to 3 arguments, got \(ints.count)")
             }
             guard step != 0 else { throw TemplateError(.runtime, "range() arg 3 must not be zero") }
-            let values = Array(stride(from: start, to: stop, by: step))
-            // The sandbox caps ranges; so do we, to keep a bad template from exhausting memory.
-            guard values.count <= 100_000 else { throw TemplateError(.runtime, "range too big") }
-            return .array(values.map { .int($0) })
+            // The sandbox caps ranges; so do we, counting before building anything, so that range(10**18)
+            // fails at once instead of exhausting memory. The arithmetic is on magnitudes that cannot overflow.
+            let span = step > 0 ? (stop > start ? stop.subtractingReportingOverflow(start) : (partialValue: 0, overflow: false))
+                                : (start > stop ? start.subtractingReportingOverflow(stop) : (partialValue: 0, overflow: false))
+            let magnitude = step.magnitude
+            let length = span.overflow ? UInt.max : (UInt(span.partialValue) + magnitude - 1) / magnitude
+            guard length <= UInt(TemplateLimits.maxRangeLength) else {
+                throw TemplateError.limit(
+                    "range() of more than \(TemplateLimits.maxRangeLength) items (the template range limit)", line: nil)
+            }
+            return .array(stride(from: start, to: stop, by: step).map { .int($0) })
         })
         g["namespace"] = .function(TemplateFunction(name: "namespace") { args, kwargs in
             let ns = TemplateNamespace()
@@ -679,10 +830,29 @@ func strftimeNow(_ format: String) -> String {
     return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// The first index of `needle` in `haystack` (code-point search), or nil.
+/// The first index of `needle` in `haystack` (code-point search), or nil. Linear time whatever the inputs
+/// (Knuth–Morris–Pratt for longer needles), since a template can search megabytes for a hostile pattern.
 func scalarRange(of needle: [Unicode.Scalar], in haystack: [Unicode.Scalar], from start: Int = 0) -> Int? {
     if needle.isEmpty { return start <= haystack.count ? start : nil }
     guard haystack.count >= needle.count else { return nil }
+    if needle.count > 8 {
+        var failure = [Int](repeating: 0, count: needle.count)
+        var k = 0
+        for i in 1..<needle.count {
+            while k > 0 && needle[i] != needle[k] { k = failure[k - 1] }
+            if needle[i] == needle[k] { k += 1 }
+            failure[i] = k
+        }
+        var matched = 0
+        var i = max(start, 0)
+        while i < haystack.count {
+            while matched > 0 && haystack[i] != needle[matched] { matched = failure[matched - 1] }
+            if haystack[i] == needle[matched] { matched += 1 }
+            if matched == needle.count { return i - needle.count + 1 }
+            i += 1
+        }
+        return nil
+    }
     var i = start
     while i + needle.count <= haystack.count {
         if haystack[i] == needle[0] {

@@ -11,7 +11,7 @@ extension TemplateValue {
         do {
             value = try text.withUTF8 { try JSONReader.parse($0, options: .templates) }
         } catch let error as JSONSyntaxError {
-            throw TemplateError(.syntax, "invalid JSON at byte \(error.offset): \(error.message)")
+            throw TemplateError(.syntax, "invalid JSON at line \(error.line), column \(error.column) (byte \(error.offset)): \(error.message)")
         }
         self.init(value)
     }

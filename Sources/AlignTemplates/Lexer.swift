@@ -13,6 +13,8 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable {
         case runtime
         /// The template called `raise_exception(message)`.
         case raised
+        /// The template exceeded one of the ``TemplateLimits`` (loop iterations, string size, nesting, ...).
+        case limit
     }
 
     /// What kind of failure this is.
@@ -21,19 +23,31 @@ public struct TemplateError: Error, CustomStringConvertible, Equatable {
     public let message: String
     /// The 1-based template line, when known.
     public let line: Int?
+    /// Where the template came from (e.g. "/m/tokenizer_config.json (chat_template)" or a
+    /// chat_template.jinja path), when the caller said; see ``ChatTemplate/init(_:defaultContext:origin:)``.
+    public let origin: String?
 
-    /// An error of `kind` with `message` at `line`.
-    public init(_ kind: Kind, _ message: String, line: Int? = nil) {
+    /// An error of `kind` with `message` at `line` of the template from `origin`.
+    public init(_ kind: Kind, _ message: String, line: Int? = nil, origin: String? = nil) {
         self.kind = kind
         self.message = message
         self.line = line
+        self.origin = origin
     }
 
-    /// The message with its line, for people.
+    /// This error, attributed to the template from `origin` (kept when already attributed).
+    public func from(_ origin: String?) -> TemplateError {
+        guard self.origin == nil, let origin else { return self }
+        return TemplateError(kind, message, line: line, origin: origin)
+    }
+
+    /// The message with its origin and line, for people: "ORIGIN: line N: message". A `raise_exception`
+    /// message is the template's own words, so it is kept whole after the origin.
     public var description: String {
-        if kind == .raised { return message }
-        if let line { return "line \(line): \(message)" }
-        return message
+        var prefix = origin.map { "chat template \($0): " } ?? ""
+        if kind == .raised { return prefix + message }
+        if let line { prefix += "line \(line): " }
+        return prefix + message
     }
 }
 

@@ -52,6 +52,8 @@ indirect enum Node {
 struct Parser {
     private var tokens: [Token]
     private var index = 0
+    /// Levels of nesting open at this point (blocks, sub-expressions, chained operators); see `nest()`.
+    private var nesting = 0
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -102,6 +104,18 @@ struct Parser {
     private mutating func expectBlockEnd() throws {
         guard case .blockEnd = current.kind else { throw syntax("expected end of block tag '%}', found \(describe(current))") }
         _ = advance()
+    }
+
+    /// Opens one more level of nesting. Parsing, evaluating and freeing the tree recurse once per level, so
+    /// `((((...` or `a+a+a+...` thousands deep would overflow the stack; ``TemplateLimits/maxSyntaxNesting``
+    /// stops them first. Callers restore `nesting` when they return.
+    private mutating func nest() throws {
+        nesting += 1
+        if nesting > TemplateLimits.maxSyntaxNesting {
+            throw TemplateError.limit(
+                "blocks or expressions nested more than \(TemplateLimits.maxSyntaxNesting) deep (the template nesting limit)",
+                line: current.line)
+        }
     }
 
     private func syntax(_ message: String) -> TemplateError { TemplateError(.syntax, message, line: current.line) }
@@ -157,6 +171,9 @@ struct Parser {
     }
 
     private mutating func parseStatement(_ keyword: String, line: Int) throws -> Node {
+        let saved = nesting
+        defer { nesting = saved }
+        try nest()
         _ = advance()
         switch keyword {
         case "if": return try parseIf()
@@ -370,6 +387,9 @@ struct Parser {
     }
 
     mutating func parseExpression() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
+        try nest()
         let value = try parseOr()
         if isName("if") {
             _ = advance()
@@ -385,8 +405,11 @@ struct Parser {
     }
 
     private mutating func parseOr() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parseAnd()
         while isName("or") {
+            try nest()
             _ = advance()
             left = .or(left, try parseAnd())
         }
@@ -394,8 +417,11 @@ struct Parser {
     }
 
     private mutating func parseAnd() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parseNot()
         while isName("and") {
+            try nest()
             _ = advance()
             left = .and(left, try parseNot())
         }
@@ -403,6 +429,9 @@ struct Parser {
     }
 
     private mutating func parseNot() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
+        try nest()
         if isName("not") {
             _ = advance()
             return .not(try parseNot())
@@ -433,8 +462,11 @@ struct Parser {
     }
 
     private mutating func parseMath1() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parseConcat()
         while case .op(let o) = current.kind, o == "+" || o == "-" {
+            try nest()
             let line = current.line
             _ = advance()
             left = .binary(o, left, try parseConcat(), line: line)
@@ -443,8 +475,11 @@ struct Parser {
     }
 
     private mutating func parseConcat() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parseMath2()
         while isOp("~") {
+            try nest()
             let line = current.line
             _ = advance()
             left = .binary("~", left, try parseMath2(), line: line)
@@ -453,8 +488,11 @@ struct Parser {
     }
 
     private mutating func parseMath2() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parsePow()
         while case .op(let o) = current.kind, ["*", "/", "//", "%"].contains(o) {
+            try nest()
             let line = current.line
             _ = advance()
             left = .binary(o, left, try parsePow(), line: line)
@@ -463,8 +501,11 @@ struct Parser {
     }
 
     private mutating func parsePow() throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var left = try parseUnary(withFilter: true)
         while isOp("**") {
+            try nest()
             let line = current.line
             _ = advance()
             left = .binary("**", left, try parseUnary(withFilter: true), line: line)
@@ -473,6 +514,9 @@ struct Parser {
     }
 
     private mutating func parseUnary(withFilter: Bool) throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
+        try nest()
         let line = current.line
         var node: Expr
         if isOp("-") {
@@ -558,8 +602,11 @@ struct Parser {
     }
 
     private mutating func parsePostfix(_ base: Expr) throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var node = base
         while true {
+            try nest()
             let line = current.line
             if isOp(".") {
                 _ = advance()
@@ -626,8 +673,11 @@ struct Parser {
     }
 
     private mutating func parseFilterExpression(_ base: Expr) throws -> Expr {
+        let saved = nesting
+        defer { nesting = saved }
         var node = base
         while true {
+            try nest()
             let line = current.line
             if isOp("|") {
                 _ = advance()

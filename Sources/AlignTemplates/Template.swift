@@ -12,6 +12,8 @@ public struct Template {
     let nodes: [Node]
 
     /// Parses `source`; throws a ``TemplateError`` (with its line) on a syntax error or unsupported statement.
+    /// Parsing and rendering enforce ``TemplateLimits``, so a hostile template fails instead of hanging,
+    /// exhausting memory or overflowing the stack.
     public init(_ source: String, options: TemplateOptions = TemplateOptions()) throws {
         self.source = source
         self.nodes = try Parser.parse(try Lexer.tokenize(source, options: options))
@@ -64,11 +66,20 @@ public struct ChatTemplate {
     /// Variables every render starts from (e.g. `bos_token`, `eos_token` read from a tokenizer config);
     /// a render's `extra` overrides them.
     public var defaultContext: [String: TemplateValue]
+    /// Where the template came from (e.g. "/m/tokenizer_config.json (chat_template)"); every error that parsing
+    /// or rendering throws names it, since "line 1: ..." alone does not say which file to fix.
+    public let origin: String?
 
-    /// Parses a chat template (the `chat_template` string of a tokenizer_config.json or GGUF metadata).
-    public init(_ source: String, defaultContext: [String: TemplateValue] = [:]) throws {
-        template = try Template(source)
+    /// Parses a chat template (the `chat_template` string of a tokenizer_config.json or GGUF metadata), read
+    /// from `origin` (named in errors).
+    public init(_ source: String, defaultContext: [String: TemplateValue] = [:], origin: String? = nil) throws {
+        do {
+            template = try Template(source)
+        } catch let error as TemplateError {
+            throw error.from(origin)
+        }
         self.defaultContext = defaultContext
+        self.origin = origin
     }
 
     /// Reads the chat template and special tokens from a tokenizer_config.json text.
@@ -76,9 +87,15 @@ public struct ChatTemplate {
     /// `chat_template` may be a string or, as some repositories ship it, a list of `{"name", "template"}`;
     /// `name` picks one from the list ("default" when nil). `bos_token`, `eos_token`, `unk_token` and `pad_token`
     /// (plain strings or `{"content": ...}` added-token objects) become ``defaultContext``.
-    public init(tokenizerConfigJSON json: String, name: String? = nil) throws {
-        guard case .object(let config) = try TemplateValue(json: json) else {
-            throw TemplateError(.syntax, "tokenizer config is not a JSON object")
+    public init(tokenizerConfigJSON json: String, name: String? = nil, origin: String? = nil) throws {
+        let parsed: TemplateValue
+        do {
+            parsed = try TemplateValue(json: json)
+        } catch let error as TemplateError {
+            throw error.from(origin)
+        }
+        guard case .object(let config) = parsed else {
+            throw TemplateError(.syntax, "tokenizer config is not a JSON object", origin: origin)
         }
         var source: String
         switch config["chat_template"] {
@@ -91,11 +108,11 @@ public struct ChatTemplate {
                 return false
             }
             guard case .object(let e)? = match, case .string(let s)? = e["template"] else {
-                throw TemplateError(.syntax, "tokenizer config has no chat template named '\(wanted)'")
+                throw TemplateError(.syntax, "tokenizer config has no chat template named '\(wanted)'", origin: origin)
             }
             source = s
         default:
-            throw TemplateError(.syntax, "tokenizer config has no chat_template")
+            throw TemplateError(.syntax, "tokenizer config has no chat_template", origin: origin)
         }
         var context: [String: TemplateValue] = [:]
         for key in ["bos_token", "eos_token", "unk_token", "pad_token"] {
@@ -105,7 +122,7 @@ public struct ChatTemplate {
             default: break
             }
         }
-        try self.init(source, defaultContext: context)
+        try self.init(source, defaultContext: context, origin: origin.map { "\($0) (chat_template)" })
     }
 
     /// Renders `messages` as transformers' `apply_chat_template(..., tokenize=False)` does.
@@ -145,6 +162,18 @@ public struct ChatTemplate {
     public func render(
         conversation: [TemplateValue], addGenerationPrompt: Bool, tools: [TemplateValue]? = nil,
         documents: [TemplateValue]? = nil, extra: [String: TemplateValue] = [:], continueFinalMessage: Bool = false
+    ) throws -> String {
+        do {
+            return try renderUnattributed(conversation: conversation, addGenerationPrompt: addGenerationPrompt, tools: tools,
+                                          documents: documents, extra: extra, continueFinalMessage: continueFinalMessage)
+        } catch let error as TemplateError {
+            throw error.from(origin)
+        }
+    }
+
+    private func renderUnattributed(
+        conversation: [TemplateValue], addGenerationPrompt: Bool, tools: [TemplateValue]?,
+        documents: [TemplateValue]?, extra: [String: TemplateValue], continueFinalMessage: Bool
     ) throws -> String {
         var context = defaultContext
         for (key, value) in extra { context[key] = value }

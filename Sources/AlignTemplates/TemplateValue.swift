@@ -334,6 +334,11 @@ func pythonStringRepr(_ s: String) -> String {
     let hasSingle = s.unicodeScalars.contains("'")
     let hasDouble = s.unicodeScalars.contains("\"")
     let quote: Unicode.Scalar = (hasSingle && !hasDouble) ? "\"" : "'"
+    // Fast path: printable ASCII without backslashes or the quote is copied whole.
+    let quoteByte = UInt8(quote.value)
+    if s.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C && $0 != quoteByte }) {
+        return String(quote) + s + String(quote)
+    }
     var out = String.UnicodeScalarView()
     out.append(quote)
     for scalar in s.unicodeScalars {

@@ -130,6 +130,14 @@ public struct BPEVocabulary: Sendable {
         if let scores, scores.count != count {
             throw TokenizerError(source, "\(scores.count) scores for \(count) tokens")
         }
+        // Ids become Int32 token ids and index the token list, so a named special id outside it
+        // would either trap or name no token; llama.cpp's own keys name the culprit.
+        for (key, id) in [("bos_token_id", bosTokenID), ("eos_token_id", eosTokenID),
+                          ("padding_token_id", padTokenID), ("unknown_token_id", unknownTokenID)] {
+            if let id, id < 0 || id >= count {
+                throw TokenizerError(source, "tokenizer.ggml.\(key) is \(id), but the vocabulary has \(count) tokens (ids 0..<\(count))")
+            }
+        }
         var map: [String: Int32] = [:]
         map.reserveCapacity(count)
         for (id, token) in tokens.enumerated() where map[token] == nil { map[token] = Int32(id) }

@@ -7,14 +7,22 @@ indirect enum PostProcessor {
     /// `ByteLevel` post-processing only trims offsets; it leaves ids alone.
     case none
 
-    init(json: [String: Any], file: String) throws {
+    /// Reads the post-processor; every id must lie in `0..<idLimit` (the ids the file defines), since
+    /// the ids it adds are fed to the model as they are.
+    init(json: [String: Any], file: String, idLimit: Int) throws {
+        func checked(_ value: Any?, _ what: String) throws -> Int32 {
+            guard let id = JSON.int(value), id >= 0, id < idLimit else {
+                throw TokenizerError(file, "post_processor \(what) has id \(JSON.describe(value)), expected an integer in 0..<\(idLimit)")
+            }
+            return Int32(id)
+        }
         let type = json["type"] as? String ?? ""
         switch type {
         case "TemplateProcessing":
             var idsByName: [String: [Int32]] = [:]
             for (name, value) in json["special_tokens"] as? [String: Any] ?? [:] {
                 let ids = (value as? [String: Any])?["ids"] as? [Any] ?? []
-                idsByName[name] = ids.compactMap { JSON.int($0).map(Int32.init) }
+                idsByName[name] = try ids.map { try checked($0, "special token \(JSON.quoted(name))") }
             }
             var prefix: [Int32] = [], suffix: [Int32] = []
             var seenSequence = false
@@ -31,14 +39,14 @@ indirect enum PostProcessor {
             self = .template(prefix: prefix, suffix: suffix)
         case "RobertaProcessing", "BertProcessing":
             // `cls` and `sep` are [token, id] pairs.
-            let cls = (json["cls"] as? [Any])?.last.flatMap(JSON.int).map(Int32.init)
-            let sep = (json["sep"] as? [Any])?.last.flatMap(JSON.int).map(Int32.init)
+            let cls = try (json["cls"] as? [Any])?.last.map { try checked($0, "cls") }
+            let sep = try (json["sep"] as? [Any])?.last.map { try checked($0, "sep") }
             self = .template(prefix: cls.map { [$0] } ?? [], suffix: sep.map { [$0] } ?? [])
         case "ByteLevel":
             self = .none
         case "Sequence":
             let items = json["processors"] as? [[String: Any]] ?? []
-            self = .sequence(try items.map { try PostProcessor(json: $0, file: file) })
+            self = .sequence(try items.map { try PostProcessor(json: $0, file: file, idLimit: idLimit) })
         default:
             throw TokenizerError(file, "post-processor type \"\(type)\" is not supported")
         }

@@ -38,6 +38,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// The raw Jinja chat template (`chat_template` in tokenizer_config.json, the "default" entry when
     /// it is a list of named templates, or `chat_template.jinja` beside it), unrendered.
     public let chatTemplate: String?
+    /// Where `chatTemplate` came from, for error messages: "PATH (chat_template)" for a configuration
+    /// key, the path of a `chat_template.jinja`, or "PATH (tokenizer.chat_template)" for a GGUF file.
+    public let chatTemplateOrigin: String?
     /// The beginning-of-sequence token's text, when configured.
     public let bosToken: String?
     /// The end-of-sequence token's text, when configured.
@@ -56,16 +59,26 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: Loading
 
     /// Loads `tokenizer.json` and, when present, `tokenizer_config.json` from a folder.
+    /// `special_tokens_map.json` overrides a legacy configuration's special tokens when present.
     public convenience init(directory: URL) throws {
-        let config = directory.appendingPathComponent("tokenizer_config.json")
+        func optional(_ name: String) -> URL? {
+            let url = directory.appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: url.path) ? url : nil
+        }
         try self.init(tokenizerJSON: directory.appendingPathComponent("tokenizer.json"),
-                      configJSON: FileManager.default.fileExists(atPath: config.path) ? config : nil)
+                      configJSON: optional("tokenizer_config.json"), specialTokensMapJSON: optional("special_tokens_map.json"))
     }
 
-    /// Loads a `tokenizer.json` and an optional `tokenizer_config.json`. A `chat_template.jinja` beside
-    /// the configuration is used when the configuration itself has no template (transformers 5 saves
-    /// templates that way).
-    public init(tokenizerJSON: URL, configJSON: URL? = nil) throws {
+    /// Loads a `tokenizer.json`, an optional `tokenizer_config.json` and an optional
+    /// `special_tokens_map.json` (whose `bos_token`, `eos_token`, `pad_token`, `unk_token` override the
+    /// configuration's when the configuration has no `added_tokens_decoder`, as in transformers' legacy
+    /// loading path; newer configurations carry their special tokens themselves). A `chat_template.jinja` beside the configuration is used
+    /// when the configuration itself has no template (transformers 5 saves templates that way).
+    ///
+    /// Hostile or broken files are refused with a ``TokenizerError`` naming the file and key: invalid
+    /// JSON (with line and column), an empty vocabulary, token ids outside the entries the file holds,
+    /// and special tokens that are not tokens of `tokenizer.json`.
+    public init(tokenizerJSON: URL, configJSON: URL? = nil, specialTokensMapJSON: URL? = nil) throws {
         let file = tokenizerJSON.path
         let root = try JSON.object(at: tokenizerJSON)
         guard let modelJSON = root["model"] as? [String: Any] else {
@@ -83,13 +96,30 @@ public final class Tokenizer: @unchecked Sendable {
         guard let vocabJSON = modelJSON["vocab"] as? [String: Any] else {
             throw TokenizerError(file, "model has no \"vocab\" object")
         }
+        // An empty vocabulary encodes every text to nothing, which would score every completion
+        // 0.0 and train on nothing without a word of warning.
+        guard !vocabJSON.isEmpty else {
+            throw TokenizerError(file, "model.vocab is empty: a tokenizer needs at least one token")
+        }
+        let addedJSON = root["added_tokens"] as? [Any] ?? []
+        // Ids index tables of that size (and the model's embedding rows), so each must fit the entries
+        // the file actually holds: an id of 2^31 would otherwise allocate gigabytes before anything
+        // else could complain. Real tokenizers number their tokens densely from 0.
+        let idLimit = vocabJSON.count + addedJSON.count
+        func checkedID(_ value: Any?, _ what: @autoclosure () -> String) throws -> Int {
+            guard let id = JSON.int(value) else {
+                throw TokenizerError(file, "\(what()) has no integer id (found \(JSON.describe(value)))")
+            }
+            guard id >= 0, id < idLimit else {
+                throw TokenizerError(file, "\(what()) has id \(id), outside 0..<\(idLimit) (the file has \(vocabJSON.count) "
+                                     + "vocabulary entries and \(addedJSON.count) added tokens)")
+            }
+            return id
+        }
         var vocabulary: [String: Int32] = [:]
         vocabulary.reserveCapacity(vocabJSON.count)
         for (token, value) in vocabJSON {
-            guard let id = JSON.int(value), id >= 0, id < Int(Int32.max) else {
-                throw TokenizerError(file, "vocab entry \"\(token)\" has no valid id")
-            }
-            vocabulary[token] = Int32(id)
+            vocabulary[token] = Int32(try checkedID(value, "model.vocab entry \(JSON.quoted(token))"))
         }
         var merges: [(String, String)] = []
         let mergesJSON = modelJSON["merges"] as? [Any] ?? []
@@ -112,10 +142,11 @@ public final class Tokenizer: @unchecked Sendable {
         let isByteLevel = preTokenizer?.isByteLevel ?? false
 
         var added: [AddedToken] = []
-        for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let content = entry["content"] as? String, let id = JSON.int(entry["id"]) else {
-                throw TokenizerError(file, "added token without content or id")
+        for (index, item) in addedJSON.enumerated() {
+            guard let entry = item as? [String: Any], let content = entry["content"] as? String else {
+                throw TokenizerError(file, "added_tokens[\(index)] has no \"content\" string")
             }
+            let id = try checkedID(entry["id"], "added_tokens[\(index)] \(JSON.quoted(content))")
             added.append(AddedToken(content: content, id: id, isSpecial: JSON.bool(entry["special"]) ?? false,
                                     stripsLeft: JSON.bool(entry["lstrip"]) ?? false,
                                     stripsRight: JSON.bool(entry["rstrip"]) ?? false,
@@ -130,32 +161,77 @@ public final class Tokenizer: @unchecked Sendable {
                          fusesUnknown: JSON.bool(modelJSON["fuse_unk"]) ?? false,
                          ignoresMerges: JSON.bool(modelJSON["ignore_merges"]) ?? false)
 
-        // tokenizer_config.json: special token names, flags, template.
+        // tokenizer_config.json: special token names, flags, template. special_tokens_map.json, when
+        // given, overrides the special tokens only for a legacy configuration (one without
+        // added_tokens_decoder), which is when transformers still reads it.
         var config: [String: Any] = [:]
         if let configJSON {
             config = try JSON.object(at: configJSON)
         }
-        bosToken = JSON.tokenString(config["bos_token"])
-        eosToken = JSON.tokenString(config["eos_token"])
-        padToken = JSON.tokenString(config["pad_token"])
-        unknownToken = JSON.tokenString(config["unk_token"]) ?? (modelJSON["unk_token"] as? String)
+        var specials: [String: (text: String, file: String)] = [:]
+        func readSpecialTokens(_ object: [String: Any], file: String) throws {
+            for key in Tokenizer.specialTokenKeys {
+                guard let value = object[key], !(value is NSNull) else { continue }
+                guard let text = JSON.tokenString(value) else {
+                    throw TokenizerError(file, "\(key) is \(JSON.describe(value)), expected a string or {\"content\": \"...\"}")
+                }
+                specials[key] = (text, file)
+            }
+        }
+        if let configJSON { try readSpecialTokens(config, file: configJSON.path) }
+        if let specialTokensMapJSON, config["added_tokens_decoder"] == nil {
+            try readSpecialTokens(try JSON.object(at: specialTokensMapJSON), file: specialTokensMapJSON.path)
+        }
+        if specials["unk_token"] == nil, let unk = modelJSON["unk_token"] as? String {
+            specials["unk_token"] = (unk, file)
+        }
+        bosToken = specials["bos_token"]?.text
+        eosToken = specials["eos_token"]?.text
+        padToken = specials["pad_token"]?.text
+        unknownToken = specials["unk_token"]?.text
         addsBOSToken = JSON.bool(config["add_bos_token"])
         addsEOSToken = JSON.bool(config["add_eos_token"])
         modelMaxLength = JSON.int(config["model_max_length"])
-        var template = Tokenizer.chatTemplate(from: config["chat_template"])
+        var template: String? = nil, templateOrigin: String? = nil
+        if let configJSON, let value = config["chat_template"], !(value is NSNull) {
+            guard let text = Tokenizer.chatTemplate(from: value) else {
+                throw TokenizerError(configJSON.path, "chat_template is \(JSON.describe(value)), expected a string or a list of "
+                                     + "{\"name\": ..., \"template\": ...}")
+            }
+            (template, templateOrigin) = (text, "\(configJSON.path) (chat_template)")
+        }
         if template == nil, let configJSON {
             let jinja = configJSON.deletingLastPathComponent().appendingPathComponent("chat_template.jinja")
-            template = try? String(contentsOf: jinja, encoding: .utf8)
+            if FileManager.default.fileExists(atPath: jinja.path) {
+                guard let data = FileManager.default.contents(atPath: jinja.path) else {
+                    throw TokenizerError(jinja.path, "cannot read file")
+                }
+                guard let text = String(validating: data, as: UTF8.self) else {
+                    throw TokenizerError(jinja.path, "not valid UTF-8")
+                }
+                (template, templateOrigin) = (text, jinja.path)
+            }
         }
         chatTemplate = template
+        chatTemplateOrigin = templateOrigin
 
         // The tokenizer.json post-processor decides which special tokens encode adds. Without one,
         // fall back on add_bos_token/add_eos_token, as transformers' Llama tokenizers rebuild it.
         (tokens, addedIDs, specialIDs, addedTokens) = Tokenizer.tables(vocabulary: vocabulary, added: added,
                                                                        normalizer: normalizer)
         (rawMatcher, normalizedMatcher) = Tokenizer.matchers(added, normalizer: normalizer)
+        // A special token the vocabulary lacks would silently never be produced (an EOS that never
+        // stops generation, padding with id 0): refuse, naming the file and key that configured it.
+        for key in Tokenizer.specialTokenKeys {
+            guard let (text, origin) = specials[key].map({ ($0.text, $0.file) }) else { continue }
+            if addedIDs[text] == nil && vocabulary[text] == nil {
+                let name = origin == file ? "model.\(key)" : key
+                throw TokenizerError(origin, "\(name) \(JSON.quoted(text)) is not a token of \(tokenizerJSON.lastPathComponent) "
+                                     + "(neither in model.vocab nor in added_tokens)")
+            }
+        }
         if let post = root["post_processor"] as? [String: Any] {
-            postProcessor = try PostProcessor(json: post, file: file)
+            postProcessor = try PostProcessor(json: post, file: file, idLimit: idLimit)
         } else if addsBOSToken == true || addsEOSToken == true {
             func lookup(_ token: String?) -> [Int32] {
                 guard let token, let id = added.first(where: { $0.content == token })?.id ?? vocabulary[token].map(Int.init)
@@ -170,10 +246,11 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Builds a tokenizer from raw vocabulary arrays, as a GGUF file stores them (llama.cpp conventions).
-    public init(vocabulary: BPEVocabulary) throws {
+    /// `source` names where they came from (a GGUF file's path) in errors and in `chatTemplateOrigin`.
+    public init(vocabulary: BPEVocabulary, source: String = "vocabulary") throws {
         // The same pipeline `BPEVocabulary.huggingFaceTokenizerFiles()` writes out, so a tokenizer
         // reloaded from those files encodes exactly like this one.
-        let pipeline = try vocabulary.pipeline()
+        let pipeline = try vocabulary.pipeline(source: source)
         let map = pipeline.vocabulary, count = vocabulary.tokens.count
         normalizer = pipeline.normalizer
         preTokenizer = pipeline.preTokenizer
@@ -194,6 +271,7 @@ public final class Tokenizer: @unchecked Sendable {
         addsEOSToken = vocabulary.addsEOS
         modelMaxLength = vocabulary.contextLength
         chatTemplate = vocabulary.chatTemplate
+        chatTemplateOrigin = vocabulary.chatTemplate == nil ? nil : "\(source) (tokenizer.chat_template)"
         let prefix = vocabulary.addsBOS ? vocabulary.bosTokenID.map { [Int32($0)] } ?? [] : []
         let suffix = vocabulary.addsEOS ? vocabulary.eosTokenID.map { [Int32($0)] } ?? [] : []
         postProcessor = .template(prefix: prefix, suffix: suffix)
@@ -230,6 +308,9 @@ public final class Tokenizer: @unchecked Sendable {
         let normalized = AddedTokenMatcher(added.filter(\.isNormalized)) { normalizer?.normalize($0) ?? $0 }
         return (raw, normalized)
     }
+
+    /// The special-token keys of tokenizer_config.json and special_tokens_map.json that Align reads.
+    static let specialTokenKeys = ["bos_token", "eos_token", "pad_token", "unk_token"]
 
     /// `chat_template` as a string, or the "default" entry of a list of named templates.
     static func chatTemplate(from value: Any?) -> String? {

@@ -50,7 +50,7 @@ struct RewardCommand: ParsableCommand {
         var context: [String: TemplateValue] = [:]
         if let bos = tokenizer.bosToken { context["bos_token"] = .string(bos) }
         if let eos = tokenizer.eosToken { context["eos_token"] = .string(eos) }
-        let chatTemplate = try tokenizer.chatTemplate.map { try ChatTemplate($0, defaultContext: context) }
+        let chatTemplate = try tokenizer.chatTemplate.map { try ChatTemplate($0, defaultContext: context, origin: tokenizer.chatTemplateOrigin) }
         let model = try RewardModel(directory: source, padTokenID: Int32(tokenizer.padTokenID ?? tokenizer.eosTokenID ?? 0),
                                     seed: config.training.seed)
         let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: chatTemplate)
