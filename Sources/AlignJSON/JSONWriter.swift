@@ -48,8 +48,11 @@ public enum JSONWriter {
 
     private static func canonical(_ n: JSONNumber) -> String {
         if let i = n.integer { return String(i) }
-        if !n.isInteger, let d = n.double { return "\(d)" }
-        return n.text  // an integer too large for Int: its digits are exact
+        // Only a finite Double has a JSON spelling: Swift prints `inf`/`nan`, which no reader accepts.
+        if !n.isInteger, let d = n.double, d.isFinite { return "\(d)" }
+        // An integer too large for Int, a literal beyond Double's range (`1e999`) or a NaN/Infinity
+        // literal a lenient reader allowed: the literal itself is exact and readable again.
+        return n.text
     }
 
     private static func newline(_ out: inout [UInt8], indent: Int?, level: Int) {

@@ -245,7 +245,8 @@ public enum LlamaGGUF {
     public static func permuteRotaryRows(
         _ storage: TensorStorage, rows: Int, heads: Int, toGGUF: Bool
     ) -> TensorStorage {
-        precondition(heads > 0 && rows % (2 * heads) == 0 && storage.count % rows == 0, "rows \(rows) do not split into \(heads) heads of even size")
+        // `rows > 0` first: `storage.count % rows` would otherwise divide by zero.
+        precondition(heads > 0 && rows > 0 && rows % (2 * heads) == 0 && storage.count % rows == 0, "rows \(rows) do not split into \(heads) heads of even size")
         let columns = storage.count / rows
         let half = rows / heads / 2
         let result = TensorStorage(count: storage.count)
@@ -284,7 +285,9 @@ public enum LlamaGGUF {
         let (shape, loaded) = try file.loadFloat32(ggufName)
         var storage = loaded
         if let heads = permutedHeads(ggufName, config: config) {
-            guard (1...2).contains(shape.count), shape[0] % (2 * heads) == 0 else {
+            // A Q/K tensor with zero rows (found by FuzzGGUF) has no heads to reorder; it is refused
+            // here, before the permutation divides by its row count.
+            guard (1...2).contains(shape.count), shape[0] > 0, shape[0] % (2 * heads) == 0 else {
                 throw ModelIOError.malformed(path: file.url.path, reason: "\(ggufName) has shape \(shape), which does not split into \(heads) heads")
             }
             storage = permuteRotaryRows(storage, rows: shape[0], heads: heads, toGGUF: false)
@@ -330,7 +333,7 @@ public enum LlamaGGUF {
             if config.tieWordEmbeddings && ggufName == "output.weight" { continue }
             var storage = tensor.storage
             if let heads = permutedHeads(ggufName, config: config) {
-                guard (1...2).contains(tensor.shape.count), tensor.shape[0] % (2 * heads) == 0 else {
+                guard (1...2).contains(tensor.shape.count), tensor.shape[0] > 0, tensor.shape[0] % (2 * heads) == 0 else {
                     throw ModelIOError.invalidArgument(path: url.path, reason: "\(tensor.name) has shape \(tensor.shape), which does not split into \(heads) heads")
                 }
                 storage = permuteRotaryRows(storage, rows: tensor.shape[0], heads: heads, toGGUF: true)

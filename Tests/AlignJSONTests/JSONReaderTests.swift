@@ -125,4 +125,15 @@ struct JSONReaderTests {
         let indented = JSONWriter.bytes(try parse(#"{"a": {"b": 1.50}, "c": [], "d": 1e-05}"#), indent: 2)
         #expect(String(decoding: indented, as: UTF8.self) == "{\n  \"a\": {\n    \"b\": 1.5\n  },\n  \"c\": [],\n  \"d\": 1e-05\n}")
     }
+
+    /// Found by the FuzzJSON fuzzer: a literal beyond Double's range was written as `inf`, and the
+    /// NaN/Infinity literals a dataset row may hold as `nan`/`inf`, none of which reads back.
+    @Test("the writer keeps out-of-range and non-finite literals readable")
+    func writerNonFinite() throws {
+        #expect(String(decoding: JSONWriter.bytes(try parse("[1e999, -2E400]")), as: UTF8.self) == "[1e999,-2E400]")
+        let lenient = JSONReaderOptions(allowsNonFiniteNumbers: true)
+        let written = JSONWriter.bytes(try parse("[NaN, Infinity, -Infinity]", lenient))
+        #expect(String(decoding: written, as: UTF8.self) == "[NaN,Infinity,-Infinity]")
+        _ = try JSONReader.parse(written, options: lenient)  // NaN != NaN, so reading back is the check
+    }
 }
