@@ -72,6 +72,10 @@ struct Schema {
                 throw ThriftError("schema element \"\(node.path)\" claims \(count) children; only \(elements.count - index) elements follow")
             }
             for _ in 0..<count {
+                // Checked per child: the children's own subtrees use up elements too.
+                guard index < elements.count else {
+                    throw ThriftError("schema element \"\(node.path)\" claims more children than the schema lists")
+                }
                 let element = elements[index]
                 index += 1
                 let path = components + [element.name]
