@@ -191,8 +191,49 @@ struct ColumnReader {
                              maxValue: 1, into: &bits)
             data.values.reserveCapacity(data.values.count + present)
             for b in bits { data.values.append(.bool(b == 1)) }
+        case 5 where leaf.physicalType == .int32 || leaf.physicalType == .int64:
+            var numbers: [Int64] = []
+            try decodeDeltaBinaryPacked(bytes, into: &numbers)
+            guard numbers.count >= present else { throw ThriftError("DELTA_BINARY_PACKED holds \(numbers.count) values; the page needs \(present)") }
+            data.values.reserveCapacity(data.values.count + present)
+            for v in numbers.prefix(present) {
+                data.values.append(leaf.physicalType == .int32 ? converter.int32(Int32(truncatingIfNeeded: v)) : converter.int64(v))
+            }
+        case 6 where leaf.physicalType == .byteArray:
+            // Lengths (DELTA_BINARY_PACKED), then the values' bytes end to end.
+            var lengths: [Int64] = []
+            var position = try decodeDeltaBinaryPacked(bytes, into: &lengths)
+            guard lengths.count >= present else { throw ThriftError("DELTA_LENGTH_BYTE_ARRAY holds \(lengths.count) lengths; the page needs \(present)") }
+            data.values.reserveCapacity(data.values.count + present)
+            for length in lengths.prefix(present) {
+                guard length >= 0, length <= Int64(bytes.count - position) else { throw ThriftError("a \(length)-byte value runs past the page") }
+                data.values.append(try converter.bytes(UnsafeRawBufferPointer(rebasing: bytes[position..<position + Int(length)])))
+                position += Int(length)
+            }
+        case 7 where leaf.physicalType == .byteArray || leaf.physicalType == .fixedLenByteArray:
+            // Each value is a prefix of the previous one plus a suffix: prefix lengths, then the
+            // suffixes as DELTA_LENGTH_BYTE_ARRAY.
+            var prefixes: [Int64] = [], suffixes: [Int64] = []
+            var position = try decodeDeltaBinaryPacked(bytes, into: &prefixes)
+            position += try decodeDeltaBinaryPacked(UnsafeRawBufferPointer(rebasing: bytes[position...]), into: &suffixes)
+            guard prefixes.count >= present, suffixes.count >= present else {
+                throw ThriftError("DELTA_BYTE_ARRAY holds fewer lengths than the page's \(present) values")
+            }
+            var previous: [UInt8] = []
+            data.values.reserveCapacity(data.values.count + present)
+            for i in 0..<present {
+                let prefix = prefixes[i], suffix = suffixes[i]
+                guard prefix >= 0, prefix <= Int64(previous.count), suffix >= 0, suffix <= Int64(bytes.count - position) else {
+                    throw ThriftError("DELTA_BYTE_ARRAY value \(i) has prefix \(prefix) and suffix \(suffix) that do not fit")
+                }
+                var current = Array(previous[..<Int(prefix)])
+                current += UnsafeRawBufferPointer(rebasing: bytes[position..<position + Int(suffix)])
+                position += Int(suffix)
+                data.values.append(try current.withUnsafeBytes { try converter.bytes($0) })
+                previous = current
+            }
         default:
-            throw ThriftError("\(encodingName(encoding)) encoding is not supported (PLAIN, dictionary and RLE booleans are)")
+            throw ThriftError("\(encodingName(encoding)) encoding is not supported for \(leaf.physicalType) (PLAIN, dictionary, RLE booleans and DELTA_* are)")
         }
     }
 }

@@ -120,6 +120,12 @@ struct ValueConverter {
         return .string(s)
     }
 
+    /// A BYTE_ARRAY / FIXED_LEN_BYTE_ARRAY value.
+    func bytes(_ raw: UnsafeRawBufferPointer) throws -> JSONValue {
+        if case .float16 = kind, raw.count == 2 { return .double(Double(halfToFloat(loadLittleEndian(raw, 0, as: UInt16.self)))) }
+        return try text(raw)
+    }
+
     func int32(_ v: Int32) -> JSONValue {
         switch kind {
         case .uint32: return .integer(Int(UInt32(bitPattern: v)))
@@ -226,4 +232,82 @@ func halfToFloat(_ h: UInt16) -> Float {
     }
     if exponent == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
     return Float(bitPattern: sign | UInt32(exponent + 112) << 23 | (mantissa << 13))
+}
+
+/// DELTA_BINARY_PACKED: a header (block size, miniblocks per block, value count, first value), then
+/// blocks of a minimum delta and bit-packed miniblocks of deltas above it. Appends the values (as
+/// 64-bit; 32-bit columns truncate, which wraps exactly as the writer's 32-bit arithmetic did) and
+/// returns the bytes consumed, which DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY need to find what
+/// follows.
+@discardableResult
+func decodeDeltaBinaryPacked(_ bytes: UnsafeRawBufferPointer, into output: inout [Int64]) throws -> Int {
+    var position = 0
+    func uleb() throws -> UInt64 {
+        var result: UInt64 = 0, shift: UInt64 = 0
+        while true {
+            guard position < bytes.count else { throw ThriftError("DELTA_BINARY_PACKED data ends inside a header") }
+            let b = bytes[position]
+            position += 1
+            guard shift < 64 else { throw ThriftError("DELTA_BINARY_PACKED header integer is too long") }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+    func zigzag() throws -> Int64 {
+        let v = try uleb()
+        return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
+    }
+    let blockSize = try uleb(), miniblocks = try uleb(), total = try uleb()
+    var value = try zigzag()
+    guard blockSize > 0, blockSize % 128 == 0, blockSize <= 1 << 20, miniblocks > 0, blockSize % miniblocks == 0,
+          (blockSize / miniblocks) % 32 == 0 else {
+        throw ThriftError("DELTA_BINARY_PACKED block size \(blockSize) with \(miniblocks) miniblocks is invalid")
+    }
+    guard total <= UInt64(maximumChunkEntries) else { throw ThriftError("DELTA_BINARY_PACKED claims \(total) values") }
+    let count = Int(total)
+    if count == 0 { return position }
+    output.reserveCapacity(output.count + min(count, bytes.count * 8 + 64))
+    output.append(value)
+    var produced = 1
+    let perMiniblock = Int(blockSize / miniblocks)
+    while produced < count {
+        let minDelta = try zigzag()
+        guard Int(miniblocks) <= bytes.count - position else { throw ThriftError("DELTA_BINARY_PACKED bit widths run past the data") }
+        let widthsAt = position
+        position += Int(miniblocks)
+        for m in 0..<Int(miniblocks) where produced < count {
+            let width = Int(bytes[widthsAt + m])
+            guard width <= 64 else { throw ThriftError("DELTA_BINARY_PACKED bit width \(width) is out of range") }
+            let size = perMiniblock * width / 8
+            let take = min(perMiniblock, count - produced)
+            // Only the values needed must be present; the last miniblock's padding may be cut.
+            guard (take * width + 7) / 8 <= bytes.count - position else {
+                throw ThriftError("DELTA_BINARY_PACKED miniblock runs past the data")
+            }
+            for i in 0..<take {
+                var delta: UInt64 = 0
+                if width > 0 {
+                    let bit = i * width
+                    // Gather up to 9 bytes (a 64-bit value at any bit offset).
+                    var k = 0
+                    while k * 8 < width + (bit & 7) {
+                        let index = position + (bit >> 3) + k
+                        if index < bytes.count {
+                            let byte = UInt64(bytes[index])
+                            let shift = k * 8 - (bit & 7)
+                            delta |= shift >= 0 ? byte << UInt64(shift) : byte >> UInt64(-shift)
+                        }
+                        k += 1
+                    }
+                    if width < 64 { delta &= (1 << UInt64(width)) - 1 }
+                }
+                value = value &+ minDelta &+ Int64(bitPattern: delta)
+                output.append(value)
+            }
+            produced += take
+            position = min(bytes.count, position + size)
+        }
+    }
+    return position
 }

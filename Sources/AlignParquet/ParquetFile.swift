@@ -36,11 +36,11 @@ public struct ParquetError: Error, CustomStringConvertible, Equatable {
 
 /// A Parquet file: its footer parsed and its schema rebuilt, ready to read rows.
 ///
-/// Reads what pyarrow, Hugging Face `datasets` and the Hub write: data pages v1 and v2; PLAIN and
-/// dictionary encodings (RLE/bit-packed indices) and RLE booleans; SNAPPY, ZSTD, GZIP or no
+/// Reads what pyarrow, Hugging Face `datasets` and the Hub write: data pages v1 and v2; PLAIN,
+/// dictionary (RLE/bit-packed indices), RLE booleans and the DELTA_* encodings; SNAPPY, ZSTD, GZIP or no
 /// compression; nullable and nested columns (lists, including the conversational
 /// `list<struct<role, content>>`, structs and maps) assembled from definition and repetition levels.
-/// DELTA_* and BYTE_STREAM_SPLIT encodings, LZ4/BROTLI/LZO compression, INT96, binary DECIMAL and
+/// BYTE_STREAM_SPLIT, LZ4/BROTLI/LZO compression, INT96, binary DECIMAL and
 /// encrypted files are refused with an error that says so.
 ///
 /// ```swift

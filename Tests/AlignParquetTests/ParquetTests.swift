@@ -9,7 +9,7 @@ import TestSupport
 /// as pyarrow reads them, through the dataset types, and damaged files refused in our words.
 @Suite struct ParquetTests {
     static let fixtures = ["pairs_none", "pairs_snappy", "pairs_zstd", "pairs_gzip", "conversational", "conversational_v2",
-                           "nested", "nested_v2", "types", "types_plain", "kto", "messages", "large_string"]
+                           "nested", "nested_v2", "types", "types_plain", "kto", "messages", "large_string", "delta"]
 
     static func url(_ name: String) -> URL { fixturesDirectory.appendingPathComponent("parquet/\(name)") }
 
