@@ -8,6 +8,7 @@
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
 //   AlignJSON + Yams -> AlignSettings                         (bounded YAML config files with key lines)
+//   CCompression + AlignJSON -> AlignParquet -> AlignData     (Parquet datasets: snappy, zstd, zlib)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
 
@@ -35,7 +36,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet",
         ]),
     ],
     dependencies: [
@@ -47,6 +48,10 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(
+            name: "CCompression",
+            providers: [.apt(["libsnappy-dev", "libzstd-dev", "zlib1g-dev"])]),
+        .target(name: "AlignParquet", dependencies: ["AlignJSON", "CCompression"], swiftSettings: fast),
         .target(name: "AlignJSON", swiftSettings: fast),
         .target(name: "AlignKernels", dependencies: ["CBLAS", "CMalloc"], swiftSettings: kernelSettings),
         .target(name: "AlignTensor", dependencies: ["AlignKernels"], swiftSettings: fast),
@@ -60,7 +65,7 @@ let package = Package(
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
         .target(name: "AlignTokenizers", dependencies: ["AlignJSON", "AlignTemplates"], swiftSettings: fast),
-        .target(name: "AlignData", dependencies: ["AlignJSON", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignData", dependencies: ["AlignJSON", "AlignParquet", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", dependencies: ["AlignJSON"], swiftSettings: fast),
         .target(name: "AlignReport", swiftSettings: v5),
@@ -75,7 +80,7 @@ let package = Package(
             swiftSettings: fast),
         .executableTarget(
             name: "AlignBench",
-            dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "CBLAS"],
+            dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignParquet", "CBLAS"],
             swiftSettings: fast),
         .target(
             name: "TestSupport", dependencies: ["AlignKernels", "AlignTensor", "AlignModelIO"],
@@ -89,6 +94,7 @@ let package = Package(
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "AlignJSON", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTokenizersTests", dependencies: ["AlignTokenizers", "AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
+        .testTarget(name: "AlignParquetTests", dependencies: ["AlignParquet", "AlignData", "AlignJSON", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),

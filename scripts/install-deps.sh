@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages Align builds against (Debian/Ubuntu), only when missing:
-# OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it.
+# OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it; snappy, zstd and zlib,
+# which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression).
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+[ -f /usr/include/snappy-c.h ] || missing+=(libsnappy-dev)
+[ -f /usr/include/zstd.h ] || missing+=(libzstd-dev)
+[ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "align: installing ${missing[*]}" >&2
   sudo_cmd=""

@@ -2,6 +2,7 @@
 // (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
 //
 //   align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]
+//   align-bench parquet FILE [--iterations N]     (Parquet reading speed; see ParquetBench.swift)
 //
 // With no section names every section runs; `peak` alone prints only the SGEMM peak.
 import AlignKernels
@@ -274,6 +275,10 @@ func benchGeneration(_ o: Options) throws {
     print("| generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) |")
 }
 
+if CommandLine.arguments.dropFirst().first == "parquet" {
+    try benchParquet(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 let options = parseOptions()
 Threads.configure(options.threads)
 let all = options.sections.isEmpty

@@ -1,15 +1,22 @@
 import AlignJSON
+import AlignParquet
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where a row sits in its file: the 1-based line it starts on and, for a JSON-array file, its 0-based
-/// element index.
+/// element index; for a Parquet file, its 0-based row and row group.
 public struct RowLocation: Sendable, Equatable, CustomStringConvertible {
     /// The file's name as given (the path's last component in messages).
     public var file: String
-    /// 1-based line number where the row starts.
+    /// 1-based line number where the row starts (for Parquet, the 1-based row number, so locations
+    /// still sort in file order).
     public var line: Int
-    /// 0-based index of the row in a JSON-array file; nil for JSON Lines.
+    /// 0-based index of the row in a JSON-array file; nil for JSON Lines and Parquet.
     public var element: Int?
+    /// 0-based row group of a Parquet row; nil for JSON files.
+    public var rowGroup: Int?
 
     /// Creates a location.
     public init(file: String, line: Int, element: Int? = nil) {
@@ -18,9 +25,18 @@ public struct RowLocation: Sendable, Equatable, CustomStringConvertible {
         self.element = element
     }
 
-    /// `file:line`, plus ` (element N)` for JSON arrays.
+    /// The location of row `row` (0-based, as `datasets` indexes it) of a Parquet file, in row group
+    /// `rowGroup`.
+    public init(file: String, parquetRow row: Int, rowGroup: Int) {
+        self.file = file
+        self.line = row + 1
+        self.rowGroup = rowGroup
+    }
+
+    /// `file:line`, plus ` (element N)` for JSON arrays; `file row N (row group G)` for Parquet.
     public var description: String {
-        element.map { "\(file):\(line) (element \($0))" } ?? "\(file):\(line)"
+        if let rowGroup { return "\(file) row \(line - 1) (row group \(rowGroup))" }
+        return element.map { "\(file):\(line) (element \($0))" } ?? "\(file):\(line)"
     }
 }
 
@@ -87,7 +103,8 @@ public let maximumRowBytes = 8 << 20
 
 /// Reads a JSON Lines (or JSON array) file into its rows, each with its location, with the same
 /// rules as every dataset reader (BOM, CRLF, blank lines, invalid UTF-8 and over-long rows named by
-/// line). The first malformed row is an error.
+/// line). The first malformed row is an error. Parquet files (`.parquet`), folders of them and
+/// `*` patterns are read as ``RowReader`` reads them for datasets.
 public func readJSONRows(_ url: URL) throws -> [(location: RowLocation, value: JSONValue)] {
     try RowReader.rows(of: url).map { row in (row.location, try row.value.get()) }
 }
@@ -98,11 +115,18 @@ struct RawRow {
     var value: Result<JSONValue, DatasetError>
 }
 
-/// Reads JSON Lines and JSON-array files into rows, with line numbers.
+/// Reads JSON Lines, JSON-array and Parquet files into rows, with their locations.
 enum RowReader {
-    /// Reads `url`. The format is picked by the first non-whitespace byte: `[` is a JSON array of rows,
-    /// anything else JSON Lines (one object per line, blank lines ignored).
+    /// Reads `url`: a `.parquet` file; a folder, or a path whose last component has a `*` pattern
+    /// (`data/train-*.parquet`), of Parquet files read in name order as one split (the Hub's layout);
+    /// otherwise a JSON file. The JSON format is picked by the first non-whitespace byte: `[` is a JSON
+    /// array of rows, anything else JSON Lines (one object per line, blank lines ignored).
     static func rows(of url: URL) throws -> [RawRow] {
+        if let files = try parquetFiles(url) {
+            var rows: [RawRow] = []
+            for file in files { rows += try parquetRows(of: file) }
+            return rows
+        }
         let name = url.lastPathComponent
         let data: Data
         do {
@@ -211,5 +235,60 @@ enum RowReader {
             throw fail(parser.error("unexpected text after the top-level array"), element: nil)
         }
         return rows
+    }
+}
+
+extension RowReader {
+    /// The Parquet files `url` names, or nil when it names a JSON file. A folder must hold `.parquet`
+    /// files (other files beside them are ignored); a pattern must match at least one.
+    static func parquetFiles(_ url: URL) throws -> [URL]? {
+        let name = url.lastPathComponent
+        if url.pathExtension.lowercased() == "parquet" && !name.contains("*") { return [url] }
+        var isFolder: ObjCBool = false
+        let folder: URL, pattern: String?
+        if name.contains("*") {
+            folder = url.deletingLastPathComponent()
+            pattern = name
+        } else if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), isFolder.boolValue {
+            folder = url
+            pattern = nil
+        } else {
+            return nil
+        }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder.path) } catch {
+            throw DatasetError(file: pattern == nil ? name : folder.lastPathComponent,
+                               "cannot list the folder: \(error.localizedDescription)")
+        }
+        let matches = names.filter { candidate in
+            if let pattern { return fnmatch(pattern, candidate, 0) == 0 }
+            return candidate.lowercased().hasSuffix(".parquet")
+        }.sorted()
+        guard !matches.isEmpty else {
+            throw DatasetError(file: name, pattern == nil ? "the folder holds no .parquet files" : "no file matches the pattern")
+        }
+        return matches.map { folder.appendingPathComponent($0) }
+    }
+
+    /// A Parquet file's rows, each located by row and row group. A damaged or unsupported file is an
+    /// error naming the file, row group and column (Parquet has no per-row resynchronisation, so
+    /// `skipBadRows` cannot skip past it); rows that are not valid dataset rows are judged later, one by one.
+    static func parquetRows(of url: URL) throws -> [RawRow] {
+        let name = url.lastPathComponent
+        do {
+            let file = try ParquetFile(contentsOf: url)
+            var rows: [RawRow] = []
+            rows.reserveCapacity(min(file.rowCount, 1 << 20))
+            var index = 0
+            for group in 0..<file.rowGroupCount {
+                for value in try file.rows(inRowGroup: group) {
+                    rows.append(RawRow(location: RowLocation(file: name, parquetRow: index, rowGroup: group), value: .success(value)))
+                    index += 1
+                }
+            }
+            return rows
+        } catch let error as ParquetError {
+            throw DatasetError(file: error.file, error.detail)
+        }
     }
 }
