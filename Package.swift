@@ -8,6 +8,7 @@
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
 //   AlignJSON + Yams -> AlignSettings                         (bounded YAML config files with key lines)
+//   AlignModelIO (its CRC-32C) -> AlignTensorBoard            (TensorBoard event files, hand-written protobuf)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
 
@@ -35,7 +36,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignTensorBoard",
         ]),
     ],
     dependencies: [
@@ -64,11 +65,12 @@ let package = Package(
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", dependencies: ["AlignJSON"], swiftSettings: fast),
         .target(name: "AlignReport", swiftSettings: v5),
+        .target(name: "AlignTensorBoard", dependencies: ["AlignModelIO"], swiftSettings: v5),
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON",
+                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -92,6 +94,7 @@ let package = Package(
         .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
+        .testTarget(name: "AlignTensorBoardTests", dependencies: ["AlignTensorBoard", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )
