@@ -48,9 +48,12 @@ struct KTOCommand: ParsableCommand {
         try configureThreads(common.threads)
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
         let config = try common.configuration(KTOConfiguration.self, extra: extraOverrides())
+        let modelPath = try common.modelPath
+        let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
+        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
         note("loading \(common.model)")
-        let policy = try ModelBundle(path: common.model)
-        let reference = try ModelBundle(path: refModel ?? common.model)
+        let policy = try ModelBundle(path: modelPath)
+        let reference = try ModelBundle(path: refModelPath ?? modelPath)
         reference.model.freeze()
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength)
@@ -62,12 +65,13 @@ struct KTOCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return examples
         }
-        let train = try prepare(common.dataURL, "train")
-        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try KTOTrainer(policy: policy.model, reference: reference.model, configuration: config,
                                      trainExamples: train, evalExamples: eval, padID: policy.padID) { try policy.save(to: $0) }
         note("training \(config.training.totalSteps(examples: train.count)) steps: \(config.lossType.rawValue), β \(config.beta), λ_D \(config.desirableWeight), λ_U \(config.undesirableWeight), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) examples per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
+        common.writeModelCard(method: "kto", metrics: summary.lastMetrics)
         if saveGguf { try policy.saveGGUF(to: common.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, kl %.4f, rewards chosen %.4f / rejected %.4f → %@", summary.steps,

@@ -12,13 +12,13 @@ import Foundation
 /// `align tokenize`: token ids of texts, one JSON array per input.
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print token ids of text, one JSON array per input.")
-    @Option(help: "Model folder (tokenizer.json) or .gguf file.") var tokenizer: String
+    @Option(help: "Model folder (tokenizer.json), .gguf file or cached Hub id.") var tokenizer: String
     @Option(help: "Text to encode.") var text: String?
     @Option(help: "JSON Lines with a \"text\" field per row.") var input: String?
     @Flag(help: "Add the tokenizer's special tokens (BOS/EOS as its post-processor says).") var addSpecialTokens = false
 
     func run() throws {
-        let url = URL(fileURLWithPath: tokenizer)
+        let url = URL(fileURLWithPath: try resolveModelPath(tokenizer, flag: "--tokenizer"))
         let tok = url.pathExtension.lowercased() == "gguf"
             ? try Tokenizer(vocabulary: BPEVocabulary(gguf: .init(url: url))) : try Tokenizer(directory: url)
         var texts: [String] = []
@@ -33,8 +33,9 @@ struct TokenizeCommand: ParsableCommand {
 struct LogProbsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logprobs",
         abstract: "Summed completion log-probs per row: preference rows give chosen/rejected, prompt/completion rows give one.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "JSON Lines: {prompt, chosen, rejected} or {prompt, completion}.") var data: String
+    @Option(help: "Split to read when --data is a folder or a cached Hub dataset id.") var split = "train"
     @Option(help: "Rows per forward pass.") var batchSize = 8
     @Option(help: "Threads.") var threads: Int?
 
@@ -43,15 +44,16 @@ struct LogProbsCommand: ParsableCommand {
             throw ValidationErrorMessage("--batch-size \(batchSize): must be in 1...\(TrainingConfiguration.maximumBatchSize)")
         }
         try configureThreads(threads)
-        let rows = try readJSONObjects(data)
-        let bundle = try ModelBundle(path: model)
+        let dataURL = try resolveDataFile(data, split: split, flag: "--data")
+        let rows = try readJSONObjects(dataURL.path)
+        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         guard let first = rows.first else { return }
         let options = PreparationOptions(maxLength: nil)
         let preference = first.has("chosen")
         let dataset: PreferenceDataset
         if preference {
-            dataset = try PreferenceDataset(contentsOf: URL(fileURLWithPath: data))
+            dataset = try PreferenceDataset(contentsOf: dataURL)
         } else {
             // prompt/completion rows: the completion as "chosen" of a pair with itself.
             dataset = PreferenceDataset(examples: try rows.map { r in
@@ -84,7 +86,7 @@ struct LogProbsCommand: ParsableCommand {
 /// `align generate`: a completion of one prompt.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate a completion with the KV cache.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "The prompt.") var prompt: String
     @Flag(help: "Render the chat template with a generation prompt.") var chat = false
     @Option(help: "System message (with --chat).") var system: String?
@@ -102,7 +104,7 @@ struct GenerateCommand: ParsableCommand {
         try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty)
         try configureThreads(threads)
-        let bundle = try ModelBundle(path: model)
+        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
         guard let llama = bundle.model as? LlamaForCausalLM else { throw ValidationErrorMessage("generation supports Llama-family models") }
         var text = prompt
         if chat {

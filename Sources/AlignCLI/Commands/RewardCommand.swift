@@ -42,7 +42,8 @@ struct RewardCommand: ParsableCommand {
         try common.validateOutput()
         try configureThreads(common.threads)
         let config = try common.configuration(RewardConfiguration.self, extra: extraOverrides())
-        let source = URL(fileURLWithPath: (common.model as NSString).expandingTildeInPath)
+        let source = URL(fileURLWithPath: try common.modelPath)
+        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
         }
@@ -63,13 +64,14 @@ struct RewardCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return pairs
         }
-        let train = try prepare(common.dataURL, "train")
-        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
             try model.save(to: $0, sourceDirectory: source)
         }
         note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
+        common.writeModelCard(method: "reward", metrics: summary.lastMetrics)
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
                      m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, common.outputURL.path))

@@ -45,8 +45,10 @@ struct SFTCommand: ParsableCommand {
         try common.validateOutput()
         try configureThreads(common.threads)
         let config = try common.configuration(SFTConfiguration.self, extra: extraOverrides())
+        let modelPath = try common.modelPath
+        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
         note("loading \(common.model)")
-        let bundle = try ModelBundle(path: common.model)
+        let bundle = try ModelBundle(path: modelPath)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength,
                                          truncationMode: config.truncationMode == "keep_end" ? .keepEnd : .keepStart)
@@ -60,12 +62,13 @@ struct SFTCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return sequences
         }
-        let train = try prepare(common.dataURL, "train")
-        let eval = try common.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try SFTTrainer(model: bundle.model, configuration: config, trainSequences: train, evalSequences: eval,
                                      padID: bundle.padID) { try bundle.save(to: $0) }
         note("training \(config.training.totalSteps(examples: trainer.trainExampleCount)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) \(config.packing ? "packed rows" : "examples") per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume)
+        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
+        common.writeModelCard(method: "sft", metrics: summary.lastMetrics)
         if saveGguf { try bundle.saveGGUF(to: common.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, token accuracy %.3f → %@", summary.steps, summary.seconds,

@@ -8,17 +8,26 @@ import Foundation
 /// Flags every training command shares, spelled as TRL spells them (kebab-case). Each is
 /// optional: only flags given on the command line override the YAML config and the defaults.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Model to train: a Hugging Face folder or a .gguf file.")
+    @Option(help: "Model to train: a Hugging Face folder, a .gguf file, or a Hub id (org/name[@revision]) in the local Hugging Face cache.")
     var model: String
 
-    @Option(help: "Training data (JSON Lines or a JSON array).")
+    @Option(help: "Training data (JSON Lines or a JSON array), or a folder / cached Hub dataset id (org/name[@revision]) holding the --split file.")
     var data: String
 
     @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model.")
     var output: String
 
-    @Option(help: "Evaluation data, scored every --eval-steps and at the end.")
+    @Option(help: "Evaluation data, scored every --eval-steps and at the end (a file, folder or cached Hub dataset id).")
     var evalData: String?
+
+    @Option(help: "Split of --data to read when it is a folder or Hub dataset id.")
+    var split = "train"
+
+    @Option(help: "Split of --eval-data to read when it is a folder or Hub dataset id.")
+    var evalSplit = "test"
+
+    @Option(help: "Where to report metrics besides metrics.jsonl: none or tensorboard (comma list; TensorBoard files go to OUTPUT/runs/).")
+    var reportTo = "none"
 
     @Option(help: "YAML config with snake_case keys (TRL names); command-line flags override it.")
     var config: String?
@@ -80,6 +89,7 @@ struct TrainingOptions: ParsableArguments {
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.
     func validateOutput() throws {
+        _ = try ReportDestination.parse(reportTo)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: outputURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationErrorMessage("--output \(output): is an existing file; give a folder (it is created if missing)")
@@ -87,8 +97,12 @@ struct TrainingOptions: ParsableArguments {
     }
 
     var outputURL: URL { URL(fileURLWithPath: (output as NSString).expandingTildeInPath) }
-    var dataURL: URL { URL(fileURLWithPath: (data as NSString).expandingTildeInPath) }
-    var evalDataURL: URL? { evalData.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
+    /// `--model` as a local path (a Hub id resolved through the Hugging Face cache).
+    var modelPath: String { get throws { try resolveModelPath(model, flag: "--model") } }
+    /// The training data file (a folder or Hub dataset id resolved to its `--split` file).
+    var dataURL: URL { get throws { try resolveDataFile(data, split: split, flag: "--data") } }
+    /// The evaluation data file, if any (resolved as `dataURL`, with `--eval-split`).
+    var evalDataURL: URL? { get throws { try evalData.map { try resolveDataFile($0, split: evalSplit, flag: "--eval-data") } } }
 }
 
 /// Sets the kernel and BLAS thread count from `--threads` (1...1024), or leaves the default.
