@@ -14,14 +14,41 @@ public struct SettingSources {
     /// Where each key's value came from.
     public private(set) var sources: [String: String] = [:]
 
-    /// Adds the keys of a config file, each refused unless `knownKeys` has it.
+    /// Values of TRL's run keys (``TRLKeys/runKeys``: `model_name_or_path`, `output_dir`, ...) read
+    /// from a config file, with their source.
+    public private(set) var runValues: [String: (value: JSONValue, source: String)] = [:]
+    /// One line per TRL key the file sets that Align ignores (``TRLKeys/ignoredKeys``).
+    public private(set) var warnings: [String] = []
+
+    /// Adds the keys of a config file, each refused unless `knownKeys` has it or it is one of TRL's
+    /// keys that Align reads (``TRLKeys``).
     public mutating func add(file: SettingsFile, knownKeys: Set<String>) throws {
         for (key, value) in file.values {
             let source = "\(file.path):\(file.lines[key] ?? 0)"
-            guard knownKeys.contains(key) else {
-                throw SettingsError(source: source, "unknown key \"\(key)\"" + SettingSources.suggestion(for: key, in: knownKeys))
+            if knownKeys.contains(key) {
+                set(key, TRLKeys.alignValue(forKey: key, value) ?? value, source: source)
+            } else if TRLKeys.runKeys[key] != nil {
+                runValues[key] = (value, source)
+            } else if key == "use_peft" {
+                if value == .bool(true) {
+                    throw SettingsError(source: source, "use_peft: LoRA/PEFT adapters are not available in this version of align; remove it to train all weights")
+                }
+            } else if let reason = TRLKeys.ignoredKeys[key] {
+                warnings.append("\(source): \(key) is ignored: \(reason)")
+            } else {
+                throw SettingsError(source: source, "unknown key \"\(key)\"" + SettingSources.suggestion(for: key, in: knownKeys.union(TRLKeys.runKeys.keys)))
             }
-            set(key, value, source: source)
+        }
+    }
+
+    /// A run key's value as a string (`model_name_or_path: org/name`), or nil when the file does not
+    /// set it; other types are an error naming the line.
+    public func runString(_ key: String) throws -> (value: String, source: String)? {
+        guard let (value, source) = runValues[key] else { return nil }
+        switch value {
+        case .string(let s): return (s, source)
+        case .null: return nil
+        default: throw SettingsError(source: source, "\(key): expected a string")
         }
     }
 

@@ -63,13 +63,12 @@ struct DPOCommand: ParsableCommand {
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
-        try common.validateOutput()
         try configureThreads(common.threads)
-        let config = try common.configuration(DPOConfiguration.self, extra: extraOverrides())
-        let modelPath = try common.modelPath
+        let (config, run) = try common.resolve(DPOConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
         let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
-        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
-        note("loading \(common.model)")
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
+        note("loading \(run.model)")
         let policy = try ModelBundle(path: modelPath)
         // The reference: a given model, or a second load of the policy's weights, frozen.
         var reference: ModelBundle?
@@ -93,7 +92,7 @@ struct DPOCommand: ParsableCommand {
         }
         let train = try prepare(dataURL, "train")
         let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
-        let output = common.outputURL
+        let output = run.outputURL
         let trainer = try DPOTrainer(policy: policy.model, reference: reference?.model, configuration: config,
                                      trainPairs: train, evalPairs: eval, padID: policy.padID) { directory in
             try policy.save(to: directory)
@@ -105,8 +104,8 @@ struct DPOCommand: ParsableCommand {
         }
         let total = config.training.totalSteps(examples: train.count)
         note("training \(total) steps: \(config.loss.terms.map { "\($0.type.rawValue)×\($0.weight)" }.joined(separator: " + ")), β \(config.loss.beta), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: output, resume: common.resume, onLog: try common.reportHook())
-        common.writeModelCard(method: "dpo", metrics: summary.lastMetrics)
+        let summary = try trainer.train(outputDirectory: output, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "dpo", metrics: summary.lastMetrics)
         if saveGguf { try policy.saveGGUF(to: output.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, reward accuracy %.2f, margin %.4f → %@",

@@ -44,14 +44,13 @@ struct KTOCommand: ParsableCommand {
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
-        try common.validateOutput()
         try configureThreads(common.threads)
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
-        let config = try common.configuration(KTOConfiguration.self, extra: extraOverrides())
-        let modelPath = try common.modelPath
+        let (config, run) = try common.resolve(KTOConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
         let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
-        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
-        note("loading \(common.model)")
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
+        note("loading \(run.model)")
         let policy = try ModelBundle(path: modelPath)
         let reference = try ModelBundle(path: refModelPath ?? modelPath)
         reference.model.freeze()
@@ -70,12 +69,12 @@ struct KTOCommand: ParsableCommand {
         let trainer = try KTOTrainer(policy: policy.model, reference: reference.model, configuration: config,
                                      trainExamples: train, evalExamples: eval, padID: policy.padID) { try policy.save(to: $0) }
         note("training \(config.training.totalSteps(examples: train.count)) steps: \(config.lossType.rawValue), β \(config.beta), λ_D \(config.desirableWeight), λ_U \(config.undesirableWeight), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) examples per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
-        common.writeModelCard(method: "kto", metrics: summary.lastMetrics)
-        if saveGguf { try policy.saveGGUF(to: common.outputURL.appendingPathComponent("model.gguf")) }
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "kto", metrics: summary.lastMetrics)
+        if saveGguf { try policy.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, kl %.4f, rewards chosen %.4f / rejected %.4f → %@", summary.steps,
                      summary.seconds, m["loss"] ?? .nan, m["kl"] ?? .nan, m["rewards/chosen"] ?? .nan, m["rewards/rejected"] ?? .nan,
-                     common.outputURL.path))
+                     run.outputURL.path))
     }
 }

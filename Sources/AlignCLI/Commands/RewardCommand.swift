@@ -39,15 +39,14 @@ struct RewardCommand: ParsableCommand {
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
-        try common.validateOutput()
         try configureThreads(common.threads)
-        let config = try common.configuration(RewardConfiguration.self, extra: extraOverrides())
-        let source = URL(fileURLWithPath: try common.modelPath)
-        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
+        let (config, run) = try common.resolve(RewardConfiguration.self, extra: extraOverrides())
+        let source = URL(fileURLWithPath: try run.modelPath)
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
         }
-        note("loading \(common.model)")
+        note("loading \(run.model)")
         let tokenizer = try Tokenizer(directory: source)
         var context: [String: TemplateValue] = [:]
         if let bos = tokenizer.bosToken { context["bos_token"] = .string(bos) }
@@ -70,10 +69,10 @@ struct RewardCommand: ParsableCommand {
             try model.save(to: $0, sourceDirectory: source)
         }
         note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
-        common.writeModelCard(method: "reward", metrics: summary.lastMetrics)
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "reward", metrics: summary.lastMetrics)
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
-                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, common.outputURL.path))
+                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, run.outputURL.path))
     }
 }

@@ -42,12 +42,11 @@ struct SFTCommand: ParsableCommand {
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
-        try common.validateOutput()
         try configureThreads(common.threads)
-        let config = try common.configuration(SFTConfiguration.self, extra: extraOverrides())
-        let modelPath = try common.modelPath
-        let dataURL = try common.dataURL, evalDataURL = try common.evalDataURL
-        note("loading \(common.model)")
+        let (config, run) = try common.resolve(SFTConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
+        note("loading \(run.model)")
         let bundle = try ModelBundle(path: modelPath)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength,
@@ -67,11 +66,11 @@ struct SFTCommand: ParsableCommand {
         let trainer = try SFTTrainer(model: bundle.model, configuration: config, trainSequences: train, evalSequences: eval,
                                      padID: bundle.padID) { try bundle.save(to: $0) }
         note("training \(config.training.totalSteps(examples: trainer.trainExampleCount)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) \(config.packing ? "packed rows" : "examples") per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: common.outputURL, resume: common.resume, onLog: try common.reportHook())
-        common.writeModelCard(method: "sft", metrics: summary.lastMetrics)
-        if saveGguf { try bundle.saveGGUF(to: common.outputURL.appendingPathComponent("model.gguf")) }
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "sft", metrics: summary.lastMetrics)
+        if saveGguf { try bundle.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, token accuracy %.3f → %@", summary.steps, summary.seconds,
-                     m["loss"] ?? .nan, m["mean_token_accuracy"] ?? .nan, common.outputURL.path))
+                     m["loss"] ?? .nan, m["mean_token_accuracy"] ?? .nan, run.outputURL.path))
     }
 }

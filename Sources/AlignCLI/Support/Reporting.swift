@@ -67,7 +67,7 @@ final class TensorBoardReporter {
     }
 }
 
-extension TrainingOptions {
+extension TrainingRun {
     /// The `onLog` hook for the `--report-to` destinations, or nil when there are none. Trainers
     /// take one closure; further destinations chain here.
     func reportHook() throws -> (([String: Double]) -> Void)? {
@@ -82,7 +82,7 @@ extension TrainingOptions {
     }
 }
 
-extension TrainingOptions {
+extension TrainingRun {
     /// Writes `OUTPUT/README.md`, a model card as TRL writes one (``ModelCard``). A failure to write
     /// it is a warning: the trained model is already saved.
     func writeModelCard(method: String, metrics: [String: Double]) {

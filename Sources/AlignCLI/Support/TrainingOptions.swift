@@ -8,26 +8,26 @@ import Foundation
 /// Flags every training command shares, spelled as TRL spells them (kebab-case). Each is
 /// optional: only flags given on the command line override the YAML config and the defaults.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Model to train: a Hugging Face folder, a .gguf file, or a Hub id (org/name[@revision]) in the local Hugging Face cache.")
-    var model: String
+    @Option(help: "Model to train: a Hugging Face folder, a .gguf file, or a Hub id (org/name[@revision]) in the local Hugging Face cache (YAML: model_name_or_path).")
+    var model: String?
 
-    @Option(help: "Training data (JSON Lines or a JSON array), or a folder / cached Hub dataset id (org/name[@revision]) holding the --split file.")
-    var data: String
+    @Option(help: "Training data: JSON Lines or a JSON array, or a folder / cached Hub dataset id (org/name[@revision]) holding the --split file (YAML: dataset_name).")
+    var data: String?
 
-    @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model.")
-    var output: String
+    @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model (YAML: output_dir).")
+    var output: String?
 
     @Option(help: "Evaluation data, scored every --eval-steps and at the end (a file, folder or cached Hub dataset id).")
     var evalData: String?
 
-    @Option(help: "Split of --data to read when it is a folder or Hub dataset id.")
-    var split = "train"
+    @Option(help: "Split of --data to read when it is a folder or Hub dataset id (default train; YAML: dataset_train_split).")
+    var split: String?
 
-    @Option(help: "Split of --eval-data to read when it is a folder or Hub dataset id.")
-    var evalSplit = "test"
+    @Option(help: "Split of --eval-data to read when it is a folder or Hub dataset id (default test; YAML: dataset_test_split).")
+    var evalSplit: String?
 
-    @Option(help: "Where to report metrics besides metrics.jsonl: none or tensorboard (comma list; TensorBoard files go to OUTPUT/runs/).")
-    var reportTo = "none"
+    @Option(help: "Where to report metrics besides metrics.jsonl: none or tensorboard, comma list (default none; YAML: report_to). TensorBoard files go to OUTPUT/runs/.")
+    var reportTo: String?
 
     @Option(help: "YAML config with snake_case keys (TRL names); command-line flags override it.")
     var config: String?
@@ -77,19 +77,70 @@ struct TrainingOptions: ParsableArguments {
         return o
     }
 
-    /// Decodes and validates a command's configuration: defaults, then the YAML file, then these
-    /// flags and the command's own `extra` flags. Errors name the file and line or the flag.
-    func configuration<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> T {
+    /// Decodes and validates a command's configuration — defaults, then the YAML file (Align's or
+    /// TRL's keys), then these flags and the command's own `extra` flags — and settles the model,
+    /// data and output paths (flags win over `model_name_or_path`, `dataset_name`, `output_dir`).
+    /// Errors name the file and line or the flag; TRL keys Align ignores are noted once each.
+    func resolve<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> (T, TrainingRun) {
         var sources = SettingSources()
         if let config { try sources.add(file: SettingsFile(path: config), knownKeys: T.knownKeys) }
+        for warning in sources.warnings { note("warning: " + warning) }
         for (key, flag, value) in flagSettings().entries + extra.entries { sources.set(key, value, source: flag) }
-        return try sources.decode(type)
+        func path(_ flagValue: String?, _ flag: String, _ key: String) throws -> String {
+            if let flagValue { return flagValue }
+            if let (value, _) = try sources.runString(key) { return value }
+            throw ValidationErrorMessage("give \(flag) (or \(key) in the --config file)")
+        }
+        var model = try path(self.model, "--model", "model_name_or_path")
+        if self.model == nil, let (revision, _) = try sources.runString("model_revision"), revision != "main" { model += "@" + revision }
+        let data = try path(self.data, "--data", "dataset_name")
+        let output = try path(self.output, "--output", "output_dir")
+        // A split names a file of a dataset folder or Hub snapshot; a dataset file is read whole.
+        let split = try self.split ?? sources.runString("dataset_train_split")?.value ?? "train"
+        let evalSplit = try self.evalSplit ?? sources.runString("dataset_test_split")?.value ?? "test"
+        var reportTo = self.reportTo ?? "none"
+        if self.reportTo == nil, let report = sources.runValues["report_to"] {
+            let names: [String]
+            switch report.value {
+            case .string(let s): names = [s]
+            case .array(let items): names = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+            default: names = []
+            }
+            for name in names where !["none", "tensorboard"].contains(name) {
+                note("warning: \(report.source): report_to \(name) is ignored: Align writes metrics.jsonl and report.html (and TensorBoard event files with --report-to tensorboard)")
+            }
+            reportTo = names.filter { ["none", "tensorboard"].contains($0) }.joined(separator: ",")
+        }
+        _ = try ReportDestination.parse(reportTo)
+        let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
+                              split: split, evalSplit: evalSplit, reportTo: reportTo)
+        try run.validateOutput()
+        return (try sources.decode(type), run)
     }
+}
+
+/// What a training command trains, on what, and where it writes, once flags and config agree.
+struct TrainingRun {
+    /// Model path (folder or .gguf) or Hub id.
+    let model: String
+    /// Training data path.
+    let data: String
+    /// Output folder as given.
+    let output: String
+    /// Evaluation data path, if any.
+    let evalData: String?
+    /// Continue from the newest checkpoint.
+    let resume: Bool
+    /// The split of `data` read when it is a folder or a Hub dataset id.
+    var split = "train"
+    /// The split of `evalData` read when it is a folder or a Hub dataset id.
+    var evalSplit = "test"
+    /// `--report-to` (a comma list of ``ReportDestination`` names).
+    var reportTo = "none"
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.
     func validateOutput() throws {
-        _ = try ReportDestination.parse(reportTo)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: outputURL.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationErrorMessage("--output \(output): is an existing file; give a folder (it is created if missing)")
@@ -97,11 +148,11 @@ struct TrainingOptions: ParsableArguments {
     }
 
     var outputURL: URL { URL(fileURLWithPath: (output as NSString).expandingTildeInPath) }
-    /// `--model` as a local path (a Hub id resolved through the Hugging Face cache).
+    /// The model as a local path (a Hub id resolved through the Hugging Face cache).
     var modelPath: String { get throws { try resolveModelPath(model, flag: "--model") } }
-    /// The training data file (a folder or Hub dataset id resolved to its `--split` file).
+    /// The training data file (a folder or Hub dataset id resolved to its `split` file).
     var dataURL: URL { get throws { try resolveDataFile(data, split: split, flag: "--data") } }
-    /// The evaluation data file, if any (resolved as `dataURL`, with `--eval-split`).
+    /// The evaluation data file, if any (resolved as `dataURL`, with `evalSplit`).
     var evalDataURL: URL? { get throws { try evalData.map { try resolveDataFile($0, split: evalSplit, flag: "--eval-data") } } }
 }
 
