@@ -9,6 +9,7 @@
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
 //   AlignJSON + Yams -> AlignSettings                         (bounded YAML config files with key lines)
 //   CCompression + AlignJSON -> AlignParquet -> AlignData     (Parquet datasets: snappy, zstd, zlib)
+//   AlignModelIO (its CRC-32C) -> AlignTensorBoard            (TensorBoard event files, hand-written protobuf)
 //   AlignCLI (the `align` executable), AlignBench (benchmarks)
 import PackageDescription
 
@@ -36,7 +37,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet",
+            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet", "AlignTensorBoard",
         ]),
     ],
     dependencies: [
@@ -69,11 +70,12 @@ let package = Package(
         .target(name: "AlignSentiment", swiftSettings: fast),
         .target(name: "AlignRatings", dependencies: ["AlignJSON"], swiftSettings: fast),
         .target(name: "AlignReport", swiftSettings: v5),
+        .target(name: "AlignTensorBoard", dependencies: ["AlignModelIO"], swiftSettings: v5),
         .executableTarget(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON",
+                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
+        .testTarget(name: "AlignTensorBoardTests", dependencies: ["AlignTensorBoard", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -65,12 +65,15 @@ struct DPOCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(DPOConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
+        let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         note("loading \(run.model)")
-        let policy = try ModelBundle(path: run.model)
+        let policy = try ModelBundle(path: modelPath)
         // The reference: a given model, or a second load of the policy's weights, frozen.
         var reference: ModelBundle?
         if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil) {
-            reference = try ModelBundle(path: refModel ?? run.model)
+            reference = try ModelBundle(path: refModelPath ?? modelPath)
             reference!.model.freeze()
         }
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
@@ -87,21 +90,22 @@ struct DPOCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return pairs
         }
-        let train = try prepare(run.dataURL, "train")
-        let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let output = run.outputURL
         let trainer = try DPOTrainer(policy: policy.model, reference: reference?.model, configuration: config,
                                      trainPairs: train, evalPairs: eval, padID: policy.padID) { directory in
             try policy.save(to: directory)
         }
         if config.precomputeRefLogProbs {
-            var settings = try ReferenceCache.fileDigest(run.dataURL)
-            if let e = run.evalDataURL { settings += "|" + (try ReferenceCache.fileDigest(e)) }
+            var settings = try ReferenceCache.fileDigest(dataURL)
+            if let e = evalDataURL { settings += "|" + (try ReferenceCache.fileDigest(e)) }
             trainer.referenceCache = (ReferenceCache(directory: output.appendingPathComponent(".ref-cache")), settings)
         }
         let total = config.training.totalSteps(examples: train.count)
         note("training \(total) steps: \(config.loss.terms.map { "\($0.type.rawValue)×\($0.weight)" }.joined(separator: " + ")), β \(config.loss.beta), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: output, resume: run.resume)
+        let summary = try trainer.train(outputDirectory: output, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "dpo", metrics: summary.lastMetrics)
         if saveGguf { try policy.saveGGUF(to: output.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, reward accuracy %.2f, margin %.4f → %@",

@@ -47,11 +47,14 @@ struct DataCommand: ParsableCommand {
     @Flag(help: "Skip malformed rows (counted) instead of failing on the first.")
     var skipBadRows = false
 
+    @Option(help: "Split to read when the dataset is a folder or a cached Hub dataset id.")
+    var split = "train"
+
     func run() throws {
         do {
-            let url = URL(fileURLWithPath: input)
+            let url = try resolveDataFile(input, split: split, flag: "dataset")
             let read = ReadOptions(skipBadRows: skipBadRows)
-            let encoder = try ExampleEncoder(tokenizer: try Tokenizer(directory: URL(fileURLWithPath: tokenizer)))
+            let encoder = try ExampleEncoder(tokenizer: try Tokenizer(directory: URL(fileURLWithPath: resolveModelPath(tokenizer, flag: "--tokenizer"))))
             let options = PreparationOptions(maxLength: maxLength > 0 ? maxLength : nil, maxPromptLength: maxPromptLength,
                                              truncationMode: truncationMode, boundary: boundary)
             let report: ReadReport, summary: PreparationSummary, lengths: [Int], format: String

@@ -39,7 +39,8 @@ struct DemoCommand: ParsableCommand {
         if let epochs { s.epochs = epochs }
         if let maxNewTokens { s.maxNewTokens = maxNewTokens }
         if let seed { s.seed = seed }
-        let modelPath = model ?? cache.appendingPathComponent("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let modelPath = try model.map { try resolveModelPath($0, flag: "--model") }
+            ?? cache.appendingPathComponent("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf").path
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw ValidationErrorMessage("\(modelPath) not found: run scripts/fetch-assets.sh (or pass --model)")
         }

@@ -47,9 +47,12 @@ struct KTOCommand: ParsableCommand {
         try configureThreads(common.threads)
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
         let (config, run) = try common.resolve(KTOConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
+        let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         note("loading \(run.model)")
-        let policy = try ModelBundle(path: run.model)
-        let reference = try ModelBundle(path: refModel ?? run.model)
+        let policy = try ModelBundle(path: modelPath)
+        let reference = try ModelBundle(path: refModelPath ?? modelPath)
         reference.model.freeze()
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength)
@@ -61,12 +64,13 @@ struct KTOCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return examples
         }
-        let train = try prepare(run.dataURL, "train")
-        let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try KTOTrainer(policy: policy.model, reference: reference.model, configuration: config,
                                      trainExamples: train, evalExamples: eval, padID: policy.padID) { try policy.save(to: $0) }
         note("training \(config.training.totalSteps(examples: train.count)) steps: \(config.lossType.rawValue), β \(config.beta), λ_D \(config.desirableWeight), λ_U \(config.undesirableWeight), lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) examples per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume)
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "kto", metrics: summary.lastMetrics)
         if saveGguf { try policy.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, kl %.4f, rewards chosen %.4f / rejected %.4f → %@", summary.steps,

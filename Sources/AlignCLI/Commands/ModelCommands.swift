@@ -1,6 +1,7 @@
 import AlignData
 import AlignHub
 import AlignKernels
+import AlignModelIO
 import AlignModels
 import AlignTensor
 import AlignTraining
@@ -12,13 +13,13 @@ import Foundation
 /// `align tokenize`: token ids of texts, one JSON array per input.
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print token ids of text, one JSON array per input.")
-    @Option(help: "Model folder (tokenizer.json) or .gguf file.") var tokenizer: String
+    @Option(help: "Model folder (tokenizer.json), .gguf file or cached Hub id.") var tokenizer: String
     @Option(help: "Text to encode.") var text: String?
     @Option(help: "JSON Lines with a \"text\" field per row.") var input: String?
     @Flag(help: "Add the tokenizer's special tokens (BOS/EOS as its post-processor says).") var addSpecialTokens = false
 
     func run() throws {
-        let url = URL(fileURLWithPath: tokenizer)
+        let url = URL(fileURLWithPath: try resolveModelPath(tokenizer, flag: "--tokenizer"))
         let tok = url.pathExtension.lowercased() == "gguf"
             ? try Tokenizer(vocabulary: BPEVocabulary(gguf: .init(url: url))) : try Tokenizer(directory: url)
         var texts: [String] = []
@@ -33,8 +34,9 @@ struct TokenizeCommand: ParsableCommand {
 struct LogProbsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logprobs",
         abstract: "Summed completion log-probs per row: preference rows give chosen/rejected, prompt/completion rows give one.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "JSON Lines: {prompt, chosen, rejected} or {prompt, completion}.") var data: String
+    @Option(help: "Split to read when --data is a folder or a cached Hub dataset id.") var split = "train"
     @Option(help: "Rows per forward pass.") var batchSize = 8
     @Option(help: "Threads.") var threads: Int?
 
@@ -43,15 +45,16 @@ struct LogProbsCommand: ParsableCommand {
             throw ValidationErrorMessage("--batch-size \(batchSize): must be in 1...\(TrainingConfiguration.maximumBatchSize)")
         }
         try configureThreads(threads)
-        let rows = try readJSONObjects(data)
-        let bundle = try ModelBundle(path: model)
+        let dataURL = try resolveDataFile(data, split: split, flag: "--data")
+        let rows = try readJSONObjects(dataURL.path)
+        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         guard let first = rows.first else { return }
         let options = PreparationOptions(maxLength: nil)
         let preference = first.has("chosen")
         let dataset: PreferenceDataset
         if preference {
-            dataset = try PreferenceDataset(contentsOf: URL(fileURLWithPath: data))
+            dataset = try PreferenceDataset(contentsOf: dataURL)
         } else {
             // prompt/completion rows: the completion as "chosen" of a pair with itself.
             dataset = PreferenceDataset(examples: try rows.map { r in
@@ -84,7 +87,7 @@ struct LogProbsCommand: ParsableCommand {
 /// `align generate`: a completion of one prompt.
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate a completion with the KV cache.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "The prompt.") var prompt: String
     @Flag(help: "Render the chat template with a generation prompt.") var chat = false
     @Option(help: "System message (with --chat).") var system: String?
@@ -102,7 +105,7 @@ struct GenerateCommand: ParsableCommand {
         try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty)
         try configureThreads(threads)
-        let bundle = try ModelBundle(path: model)
+        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
         guard let llama = bundle.model as? LlamaForCausalLM else { throw ValidationErrorMessage("generation supports Llama-family models") }
         var text = prompt
         if chat {
@@ -129,19 +132,47 @@ struct GenerateCommand: ParsableCommand {
     }
 }
 
-/// `align convert`: a model in another format.
+/// `align convert`: a model in another format. Also does what `align convert-gguf` did (that name
+/// stays as a hidden alias): `--format hf` from a `.gguf` with `--dtype` or `--max-shard-bytes`
+/// writes the GGUF's tensors straight to safetensors shards in the chosen dtype.
 struct ConvertCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "convert", abstract: "Convert a model between Hugging Face layout and GGUF.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    static let configuration = CommandConfiguration(
+        commandName: "convert", abstract: "Convert a model between Hugging Face layout and GGUF.",
+        discussion: """
+            --format hf (default): a Hugging Face folder; from a .gguf the tokenizer files are generated from it. \
+            Plain, the model is loaded and saved in f32; with --dtype f32|f16|bf16 or --max-shard-bytes a .gguf is \
+            dequantised straight into safetensors shards of that dtype (what `align convert-gguf` did). \
+            --format gguf: a GGUF file (--dtype f32 or f16) that llama.cpp and transformers load.
+            """)
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "Output folder (hf) or .gguf file (gguf).") var output: String
     @Option(help: "hf or gguf.") var format = "hf"
-    @Option(help: "GGUF tensor type: f32 or f16.") var dtype = "f32"
+    @Option(help: "Stored type: gguf f32 (default) or f16; hf from a .gguf f32, f16 or bf16.") var dtype: String?
+    @Option(help: "hf from a .gguf: largest shard in bytes before splitting (as save_pretrained's max_shard_size; default 5000000000).")
+    var maxShardBytes: Int?
 
     func run() throws {
-        let bundle = try ModelBundle(path: model)
+        let path = try resolveModelPath(model, flag: "--model")
         switch format {
-        case "hf": try bundle.save(to: URL(fileURLWithPath: output))
-        case "gguf": try bundle.saveGGUF(to: URL(fileURLWithPath: output), type: dtype == "f16" ? .f16 : .f32)
+        case "hf":
+            if dtype != nil || maxShardBytes != nil {
+                guard path.lowercased().hasSuffix(".gguf") else {
+                    throw ValidationErrorMessage("--dtype / --max-shard-bytes with --format hf convert a .gguf file's tensors directly; \(model) is not a .gguf file (drop them to re-save a folder in f32)")
+                }
+                try convertGGUFToSafetensors(input: path, output: output, dtype: dtype ?? "bf16",
+                                             maxShardBytes: maxShardBytes ?? ConvertGGUF.defaultMaxShardBytes)
+                return
+            }
+            try ModelBundle(path: path).save(to: URL(fileURLWithPath: output))
+        case "gguf":
+            guard maxShardBytes == nil else { throw ValidationErrorMessage("--max-shard-bytes applies to --format hf (GGUF is written as one file)") }
+            let type: GGMLType
+            switch dtype ?? "f32" {
+            case "f32": type = .f32
+            case "f16": type = .f16
+            default: throw ValidationErrorMessage("--dtype \(dtype!): GGUF output is f32 or f16")
+            }
+            try ModelBundle(path: path).saveGGUF(to: URL(fileURLWithPath: output), type: type)
         default: throw ValidationError("--format must be hf or gguf")
         }
         print("wrote \(output)")

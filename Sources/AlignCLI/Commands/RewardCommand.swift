@@ -41,7 +41,8 @@ struct RewardCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(RewardConfiguration.self, extra: extraOverrides())
-        let source = URL(fileURLWithPath: (run.model as NSString).expandingTildeInPath)
+        let source = URL(fileURLWithPath: try run.modelPath)
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
         }
@@ -62,13 +63,14 @@ struct RewardCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return pairs
         }
-        let train = try prepare(run.dataURL, "train")
-        let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
             try model.save(to: $0, sourceDirectory: source)
         }
         note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume)
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "reward", metrics: summary.lastMetrics)
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
                      m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, run.outputURL.path))

@@ -44,8 +44,10 @@ struct SFTCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(SFTConfiguration.self, extra: extraOverrides())
+        let modelPath = try run.modelPath
+        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         note("loading \(run.model)")
-        let bundle = try ModelBundle(path: run.model)
+        let bundle = try ModelBundle(path: modelPath)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength,
                                          truncationMode: config.truncationMode == "keep_end" ? .keepEnd : .keepStart)
@@ -59,12 +61,13 @@ struct SFTCommand: ParsableCommand {
             for warning in summary.warnings { note("warning: \(warning)") }
             return sequences
         }
-        let train = try prepare(run.dataURL, "train")
-        let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
+        let train = try prepare(dataURL, "train")
+        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try SFTTrainer(model: bundle.model, configuration: config, trainSequences: train, evalSequences: eval,
                                      padID: bundle.padID) { try bundle.save(to: $0) }
         note("training \(config.training.totalSteps(examples: trainer.trainExampleCount)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) \(config.packing ? "packed rows" : "examples") per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume)
+        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        run.writeModelCard(method: "sft", metrics: summary.lastMetrics)
         if saveGguf { try bundle.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         let m = summary.lastMetrics
         print(String(format: "done: %d steps in %.1f s; loss %.4f, token accuracy %.3f → %@", summary.steps, summary.seconds,

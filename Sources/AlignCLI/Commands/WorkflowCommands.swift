@@ -32,7 +32,7 @@ var assetCache: URL {
 /// `align sample`: N continuations per prompt.
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sample", abstract: "Sample N continuations per prompt (batched, KV cache) as JSON Lines.")
-    @Option(help: "Model folder or .gguf file.") var model: String
+    @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
     @Option(help: "Prompts: JSON Lines with \"prompt\", or one per line.") var prompts: String
     @Option(help: "Output JSON Lines: {prompt, completions}.") var output: String
     @Option(help: "Continuations per prompt.") var n = 2
@@ -46,7 +46,7 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         try configureThreads(threads)
-        let bundle = try ModelBundle(path: model)
+        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
         let texts = try readPrompts(prompts)
         let samples = try CompletionSampler.sample(bundle: bundle, prompts: texts, perPrompt: n, maxNewTokens: maxNewTokens,
                                                    temperature: temperature, topP: topP, seed: seed, batchSize: batchSize,
@@ -73,7 +73,7 @@ struct JudgeCommand: ParsableCommand {
             let vader = try VaderSentiment(cacheDirectory: assetCache)
             scoreAll = { prompt, completions in completions.map { vader.unroundedScores(prompt + $0).compound } }
         } else {
-            let folder = URL(fileURLWithPath: reward)
+            let folder = URL(fileURLWithPath: try resolveModelPath(reward, flag: "--reward"))
             let tokenizer = try Tokenizer(directory: folder)
             let model = try RewardModel(directory: folder, padTokenID: tokenizer.padTokenID.map(Int32.init) ?? tokenizer.eosTokenID.map(Int32.init))
             let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: nil)
@@ -120,8 +120,9 @@ struct EvalCommand: ParsableCommand {
         guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
         let vader = try VaderSentiment(cacheDirectory: assetCache)
         let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
-        let policy = try ModelBundle(path: model)
-        let reference = try ModelBundle(path: refModel ?? model)
+        let modelPath = try resolveModelPath(model, flag: "--model")
+        let policy = try ModelBundle(path: modelPath)
+        let reference = try ModelBundle(path: refModel.map { try resolveModelPath($0, flag: "--ref-model") } ?? modelPath)
         let texts = try readPrompts(prompts)
         let refSamples = try CompletionSampler.sample(bundle: reference, prompts: texts, perPrompt: 1, maxNewTokens: maxNewTokens,
                                                       temperature: temperature, seed: seed &+ 1).map { $0[0] }

@@ -8,17 +8,26 @@ import Foundation
 /// Flags every training command shares, spelled as TRL spells them (kebab-case). Each is
 /// optional: only flags given on the command line override the YAML config and the defaults.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Model to train: a Hugging Face folder or a .gguf file (YAML: model_name_or_path).")
+    @Option(help: "Model to train: a Hugging Face folder, a .gguf file, or a Hub id (org/name[@revision]) in the local Hugging Face cache (YAML: model_name_or_path).")
     var model: String?
 
-    @Option(help: "Training data (JSON Lines or a JSON array; YAML: dataset_name).")
+    @Option(help: "Training data: JSON Lines or a JSON array, or a folder / cached Hub dataset id (org/name[@revision]) holding the --split file (YAML: dataset_name).")
     var data: String?
 
     @Option(help: "Output folder: metrics.jsonl, checkpoint-N/, the final model (YAML: output_dir).")
     var output: String?
 
-    @Option(help: "Evaluation data, scored every --eval-steps and at the end.")
+    @Option(help: "Evaluation data, scored every --eval-steps and at the end (a file, folder or cached Hub dataset id).")
     var evalData: String?
+
+    @Option(help: "Split of --data to read when it is a folder or Hub dataset id (default train; YAML: dataset_train_split).")
+    var split: String?
+
+    @Option(help: "Split of --eval-data to read when it is a folder or Hub dataset id (default test; YAML: dataset_test_split).")
+    var evalSplit: String?
+
+    @Option(help: "Where to report metrics besides metrics.jsonl: none or tensorboard, comma list (default none; YAML: report_to). TensorBoard files go to OUTPUT/runs/.")
+    var reportTo: String?
 
     @Option(help: "YAML config with snake_case keys (TRL names); command-line flags override it.")
     var config: String?
@@ -86,10 +95,11 @@ struct TrainingOptions: ParsableArguments {
         if self.model == nil, let (revision, _) = try sources.runString("model_revision"), revision != "main" { model += "@" + revision }
         let data = try path(self.data, "--data", "dataset_name")
         let output = try path(self.output, "--output", "output_dir")
-        if let (split, source) = try sources.runString("dataset_train_split"), split != "train" {
-            note("warning: \(source): dataset_train_split \(split): a dataset file is read whole; give the split's file as dataset_name or --data")
-        }
-        if let report = sources.runValues["report_to"] {
+        // A split names a file of a dataset folder or Hub snapshot; a dataset file is read whole.
+        let split = try self.split ?? sources.runString("dataset_train_split")?.value ?? "train"
+        let evalSplit = try self.evalSplit ?? sources.runString("dataset_test_split")?.value ?? "test"
+        var reportTo = self.reportTo ?? "none"
+        if self.reportTo == nil, let report = sources.runValues["report_to"] {
             let names: [String]
             switch report.value {
             case .string(let s): names = [s]
@@ -99,8 +109,11 @@ struct TrainingOptions: ParsableArguments {
             for name in names where !["none", "tensorboard"].contains(name) {
                 note("warning: \(report.source): report_to \(name) is ignored: Align writes metrics.jsonl and report.html (and TensorBoard event files with --report-to tensorboard)")
             }
+            reportTo = names.filter { ["none", "tensorboard"].contains($0) }.joined(separator: ",")
         }
-        let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume)
+        _ = try ReportDestination.parse(reportTo)
+        let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
+                              split: split, evalSplit: evalSplit, reportTo: reportTo)
         try run.validateOutput()
         return (try sources.decode(type), run)
     }
@@ -118,6 +131,12 @@ struct TrainingRun {
     let evalData: String?
     /// Continue from the newest checkpoint.
     let resume: Bool
+    /// The split of `data` read when it is a folder or a Hub dataset id.
+    var split = "train"
+    /// The split of `evalData` read when it is a folder or a Hub dataset id.
+    var evalSplit = "test"
+    /// `--report-to` (a comma list of ``ReportDestination`` names).
+    var reportTo = "none"
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.
@@ -129,8 +148,12 @@ struct TrainingRun {
     }
 
     var outputURL: URL { URL(fileURLWithPath: (output as NSString).expandingTildeInPath) }
-    var dataURL: URL { URL(fileURLWithPath: (data as NSString).expandingTildeInPath) }
-    var evalDataURL: URL? { evalData.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
+    /// The model as a local path (a Hub id resolved through the Hugging Face cache).
+    var modelPath: String { get throws { try resolveModelPath(model, flag: "--model") } }
+    /// The training data file (a folder or Hub dataset id resolved to its `split` file).
+    var dataURL: URL { get throws { try resolveDataFile(data, split: split, flag: "--data") } }
+    /// The evaluation data file, if any (resolved as `dataURL`, with `evalSplit`).
+    var evalDataURL: URL? { get throws { try evalData.map { try resolveDataFile($0, split: evalSplit, flag: "--eval-data") } } }
 }
 
 /// Sets the kernel and BLAS thread count from `--threads` (1...1024), or leaves the default.

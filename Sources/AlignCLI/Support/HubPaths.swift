@@ -1,0 +1,34 @@
+import AlignHub
+import Foundation
+
+/// Resolves a `--model`-style argument: an existing path as given, else a Hugging Face Hub id
+/// (`org/name[@revision]`) found in the local cache (``HubCache``). Returns a path for
+/// ``ModelBundle/init(path:)`` and the other loaders; the error lists the paths looked at.
+func resolveModelPath(_ pathOrID: String, flag: String) throws -> String {
+    do { return try HubCache().resolveModel(pathOrID).path } catch let error as HubCacheError {
+        throw ValidationErrorMessage("\(flag) \(error.description)")
+    }
+}
+
+/// The dataset file a `--data`-style argument names: an existing file as given; a folder (a local
+/// one, or the cached snapshot of a Hub dataset id) is searched for the split's JSON Lines / JSON
+/// file (``datasetSplitFiles(snapshot:split:extensions:)``).
+func resolveDataFile(_ pathOrID: String, split: String, flag: String) throws -> URL {
+    let resolved: URL
+    do { resolved = try HubCache().resolveDataset(pathOrID) } catch let error as HubCacheError {
+        throw ValidationErrorMessage("\(flag) \(error.description)")
+    }
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: resolved.path, isDirectory: &isDirectory), isDirectory.boolValue else { return resolved }
+    let files = datasetSplitFiles(snapshot: resolved, split: split, extensions: ["jsonl", "json"])
+    if files.count == 1 { return files[0] }
+    if files.count > 1 {
+        // Reading several shards as one dataset comes with the Parquet reader; until then one file.
+        throw ValidationErrorMessage("\(flag) \(pathOrID): split \"\(split)\" has \(files.count) files (\(files.map(\.lastPathComponent).joined(separator: ", "))); Align reads one file per split today: pass one of them by path")
+    }
+    let parquet = datasetSplitFiles(snapshot: resolved, split: split, extensions: ["parquet"])
+    if !parquet.isEmpty {
+        throw ValidationErrorMessage("\(flag) \(pathOrID): split \"\(split)\" is stored as Parquet (\(parquet.map(\.lastPathComponent).joined(separator: ", "))), which Align does not read yet; convert it to JSON Lines")
+    }
+    throw ValidationErrorMessage("\(flag) \(pathOrID): no JSON Lines or JSON file for split \"\(split)\" in \(resolved.path) (looked for \(split).jsonl, \(split)-*.jsonl, \(split)/*.jsonl and the same under data/, or .json)")
+}
