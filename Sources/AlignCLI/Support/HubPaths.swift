@@ -27,8 +27,18 @@ func resolveDataFile(_ pathOrID: String, split: String, flag: String) throws -> 
         throw ValidationErrorMessage("\(flag) \(pathOrID): split \"\(split)\" has \(files.count) files (\(files.map(\.lastPathComponent).joined(separator: ", "))); Align reads one file per split today: pass one of them by path")
     }
     let parquet = datasetSplitFiles(snapshot: resolved, split: split, extensions: ["parquet"])
+    if parquet.count == 1 { return parquet[0] }
     if !parquet.isEmpty {
-        throw ValidationErrorMessage("\(flag) \(pathOrID): split \"\(split)\" is stored as Parquet (\(parquet.map(\.lastPathComponent).joined(separator: ", "))), which Align does not read yet; convert it to JSON Lines")
+        // Shards of one split: the dataset reader takes their folder, or a name pattern in it.
+        let folders = Set(parquet.map { $0.deletingLastPathComponent().standardizedFileURL.path })
+        if folders.count == 1, let folder = parquet.first?.deletingLastPathComponent() {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".parquet") }) ?? []
+            if names.count == parquet.count { return folder }
+            if parquet.allSatisfy({ $0.lastPathComponent.hasPrefix(split + "-") }) {
+                return folder.appendingPathComponent("\(split)-*.parquet")
+            }
+        }
+        throw ValidationErrorMessage("\(flag) \(pathOrID): split \"\(split)\" is spread over \(parquet.count) Parquet files in several folders (\(parquet.map(\.lastPathComponent).joined(separator: ", "))); pass one folder or pattern by path")
     }
     throw ValidationErrorMessage("\(flag) \(pathOrID): no JSON Lines or JSON file for split \"\(split)\" in \(resolved.path) (looked for \(split).jsonl, \(split)-*.jsonl, \(split)/*.jsonl and the same under data/, or .json)")
 }
