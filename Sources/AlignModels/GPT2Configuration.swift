@@ -129,12 +129,7 @@ public struct GPT2Configuration: Codable, Sendable, Hashable {
         try requireModelSetting(layerNormEpsilon.isFinite && layerNormEpsilon > 0, "layer_norm_epsilon", "must be a finite number > 0, got \(layerNormEpsilon)")
         try requireModelSetting(GPT2Activation(huggingFaceName: activationFunction) != nil, "activation_function",
                                 "\"\(activationFunction)\" is not supported (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu)")
-        for (key, id) in [("bos_token_id", bosTokenId), ("pad_token_id", padTokenId)] {
-            if let id { try requireModelSetting((0..<vocabSize).contains(id), key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))") }
-        }
-        for id in eosTokenId?.all ?? [] {
-            try requireModelSetting((0..<vocabSize).contains(id), "eos_token_id", "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
-        }
+        try requireTokenIDsInVocabulary(bos: bosTokenId, eos: eosTokenId, pad: padTokenId, vocabSize: vocabSize)
     }
 
     /// The MLP width in effect.

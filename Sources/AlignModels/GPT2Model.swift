@@ -157,12 +157,8 @@ public final class GPT2LMHeadModel: Module {
         try configuration.validate()
         self.configuration = configuration
         let c = configuration
-        guard let activation = GPT2Activation(huggingFaceName: c.activationFunction) else {
-            throw ModelError.unsupported("GPT-2 activation_function \"\(c.activationFunction)\" (supported: gelu_new, gelu_pytorch_tanh, gelu_fast, gelu, relu, silu)")
-        }
-        guard c.nHead > 0, c.nEmbd % c.nHead == 0 else {
-            throw ModelError.unsupported("n_embd \(c.nEmbd) does not split into \(c.nHead) heads")
-        }
+        // validate() has checked the activation name and the head split.
+        let activation = GPT2Activation(huggingFaceName: c.activationFunction)!
         let hidden = c.nEmbd, inner = c.resolvedInner
         /// A Conv1D (in, out) checkpoint tensor as a Linear with weight (out, in).
         func conv1D(_ name: String, in inF: Int, out outF: Int) throws -> Linear {

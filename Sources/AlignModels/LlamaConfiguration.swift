@@ -192,12 +192,7 @@ public struct LlamaConfiguration: Codable, Sendable, Hashable {
         if let hiddenAct {
             try requireModelSetting(["silu", "swish"].contains(hiddenAct), "hidden_act", "\"\(hiddenAct)\" is not supported by \(modelType) models (supported: silu)")
         }
-        for (key, id) in [("bos_token_id", bosTokenId), ("pad_token_id", padTokenId)] {
-            if let id { try requireModelSetting((0..<vocabSize).contains(id), key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))") }
-        }
-        for id in eosTokenId?.all ?? [] {
-            try requireModelSetting((0..<vocabSize).contains(id), "eos_token_id", "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
-        }
+        try requireTokenIDsInVocabulary(bos: bosTokenId, eos: eosTokenId, pad: padTokenId, vocabSize: vocabSize)
     }
 
     /// Features per attention head.
@@ -264,6 +259,15 @@ public let maximumRotaryPositions = 1 << 17
 /// Throws ``ModelError/invalidSetting(key:message:)`` ("`key` `message`") unless `ok`.
 func requireModelSetting(_ ok: Bool, _ key: String, _ message: @autoclosure () -> String) throws {
     if !ok { throw ModelError.invalidSetting(key: key, message: "\(key) \(message())") }
+}
+
+/// Checks that the configured special-token ids have embedding rows.
+func requireTokenIDsInVocabulary(bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?, vocabSize: Int) throws {
+    let ids = [("bos_token_id", bos), ("pad_token_id", pad)].compactMap { key, id in id.map { (key, $0) } }
+        + (eos?.all ?? []).map { ("eos_token_id", $0) }
+    for (key, id) in ids {
+        try requireModelSetting((0..<vocabSize).contains(id), key, "\(id) is outside the vocabulary (vocab_size \(vocabSize))")
+    }
 }
 
 /// Decodes a `config.json` with the project's JSON reader: syntax errors give line and column, type
