@@ -14,7 +14,7 @@ public enum BoundaryMode: String, Sendable {
 }
 
 /// Which end of an over-long sequence survives truncation.
-public enum TruncationMode: String, Sendable {
+public enum TruncationMode: String, Sendable, CaseIterable {
     /// Keep the first tokens (TRL's default; drops examples whose prompt alone fills `maxLength`).
     case keepStart = "keep_start"
     /// Keep the last tokens (for a prompt-first cut: keep the end of the dialogue).

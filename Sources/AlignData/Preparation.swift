@@ -75,7 +75,7 @@ public struct TokenizedSequence: Sendable, Equatable {
 public let ignoredLabel: Int32 = -100
 
 extension PreferenceDataset {
-    /// Prepares pairs for DPO as TRL 1.16's `DPOTrainer._prepare_dataset` does.
+    /// Prepares pairs for DPO as TRL 1.16's `DPOObjective._prepare_dataset` does.
     ///
     /// Plain-text completions get the EOS text appended (unless present); prompt and prompt+completion are
     /// tokenised (``BoundaryMode``). With keep_start truncation and no `maxPromptLength`, pairs whose prompt alone
@@ -107,7 +107,7 @@ extension PreferenceDataset {
         return (pairs, log.summary)
     }
 
-    /// Prepares pairs for a reward model as TRL 1.16's `RewardTrainer._prepare_dataset` does: EOS text appended
+    /// Prepares pairs for a reward model as TRL 1.16's `RewardObjective._prepare_dataset` does: EOS text appended
     /// to plain-text completions, then prompt+chosen and prompt+rejected tokenised each as **one** sequence (no
     /// boundary rule), and pairs with either sequence longer than `maxLength` **dropped** (never cut).
     /// The returned pairs have empty `promptIDs`.
@@ -140,7 +140,7 @@ extension PreferenceDataset {
 }
 
 extension UnpairedDataset {
-    /// Prepares examples for KTO as TRL 1.16's `KTOTrainer._prepare_dataset` does: EOS text appended to
+    /// Prepares examples for KTO as TRL 1.16's `KTOObjective._prepare_dataset` does: EOS text appended to
     /// plain-text completions, the boundary rule on prompt and prompt+completion, examples whose prompt alone
     /// has ≥ `maxLength` tokens dropped (without `maxPromptLength`), and, when `klChunkSize` is given, the
     /// mismatched KL completions.
@@ -187,7 +187,7 @@ extension UnpairedDataset {
 }
 
 extension LanguageModelingDataset {
-    /// Prepares SFT sequences as TRL 1.16's `SFTTrainer._prepare_dataset` does.
+    /// Prepares SFT sequences as TRL 1.16's `SFTObjective._prepare_dataset` does.
     ///
     /// - Prompt-completion rows: EOS text appended to plain-text completions; the boundary rule gives the
     ///   completion start; with `completionOnlyLoss` (nil means on for prompt-completion data, as in TRL) the

@@ -62,11 +62,12 @@ public struct SettingSources {
     /// Where `key` was set, or nil for a default.
     public func source(of key: String) -> String? { sources[key] }
 
-    /// Decodes `T` and validates it, prefixing any error with the source of the key it is about.
-    public func decode<T: ValidatedSettings>(_ type: T.Type) throws -> T {
+    /// Builds `T` from its declared settings and validates it once, prefixing any error with the
+    /// source (file line or flag) of the key it is about.
+    public func decode<T: SettingsDeclaration>(_ type: T.Type) throws -> T {
         let configuration: T
         do {
-            configuration = try JSONValueDecoder().decode(type, from: .object(values))
+            configuration = try T(values: values)
         } catch let error as JSONDecodingError {
             let key = error.codingPath.first ?? ""
             throw SettingsError(source: sources[key] ?? "settings", error.description)
@@ -107,14 +108,6 @@ public struct SettingSources {
     }
 }
 
-/// A configuration that checks its own ranges after decoding (each training command's).
-public protocol ValidatedSettings: Decodable {
-    /// Throws a ``KeyedSettingError`` naming the offending key.
-    func validate() throws
-    /// The snake_case keys a YAML file may set.
-    static var knownKeys: Set<String> { get }
-}
-
 /// An error about one setting, so that it can be reported against the line or flag that set it.
 public protocol KeyedSettingError: Error {
     /// The snake_case key at fault, or nil when the error is about no single setting.
@@ -124,35 +117,3 @@ public protocol KeyedSettingError: Error {
 }
 
 
-/// Settings given as flags: the YAML key, the flag that set it and its value.
-public struct FlagSettings {
-    /// Each flag given: its YAML key, its spelling and its value.
-    public private(set) var entries: [(key: String, flag: String, value: JSONValue)] = []
-
-    /// An empty set.
-    public init() {}
-
-    /// Records `value` for `key` when the flag was given.
-    public mutating func put(_ key: String, _ flag: String, _ value: JSONValue?) {
-        if let value { entries.append((key, flag, value)) }
-    }
-    public mutating func put(_ key: String, _ flag: String, _ value: Float?) { put(key, flag, value.map { JSONValue.double(Double($0)) }) }
-    public mutating func put(_ key: String, _ flag: String, _ value: Double?) { put(key, flag, value.map { JSONValue.double($0) }) }
-    public mutating func put(_ key: String, _ flag: String, _ value: Int?) { put(key, flag, value.map { JSONValue.integer($0) }) }
-    public mutating func put(_ key: String, _ flag: String, _ value: UInt64?) {
-        put(key, flag, value.map { JSONValue.number(JSONNumber(text: String($0))) })
-    }
-    public mutating func put(_ key: String, _ flag: String, _ value: String?) { put(key, flag, value.map { JSONValue.string($0) }) }
-    public mutating func put(_ key: String, _ flag: String, _ value: Bool?) { put(key, flag, value.map { JSONValue.bool($0) }) }
-
-    /// A comma-separated list flag (`--loss-type sigmoid,sft`): numbers where `numeric`, else strings,
-    /// so a bad item is reported by position rather than dropped.
-    public mutating func putList(_ key: String, _ flag: String, _ value: String?, numeric: Bool = false) {
-        guard let value else { return }
-        let items = value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        put(key, flag, JSONValue.array(items.map { item in
-            if numeric, let d = Double(item) { return .double(d) }
-            return .string(item)
-        }))
-    }
-}

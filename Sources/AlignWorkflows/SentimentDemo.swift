@@ -143,7 +143,7 @@ public final class SentimentDemo {
             config.training.seed = s.seed
             let runDir = s.betas.count == 1 ? output.appendingPathComponent("model")
                 : output.appendingPathComponent(String(format: "model-beta-%g", beta))
-            let trainer = try DPOTrainer(policy: policy.model, reference: reference.model, configuration: config,
+            let trainer = try DPOObjective(policy: policy.model, reference: reference.model, configuration: config,
                                          trainPairs: pairs, padID: policy.padID) { try policy.save(to: $0) }
             let total = config.training.totalSteps(examples: pairs.count)
             let evalSteps = Set((1...max(1, s.intermediateEvaluations)).map { total * $0 / (s.intermediateEvaluations + 1) }.filter { $0 > 0 })

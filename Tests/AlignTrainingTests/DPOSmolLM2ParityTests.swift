@@ -24,7 +24,7 @@ private let hasSmolLM2 = FileManager.default.fileExists(atPath: smolLM2GGUF.path
 ///   negative review with the same opening).
 ///
 /// The path is the CLI's: ``ModelBundle`` → ``ExampleEncoder`` → ``PreferenceDataset`` →
-/// `tokenizedForDPO` → ``DPOTrainer`` on the shared ``Trainer`` loop. Tolerances are the issue's:
+/// `tokenizedForDPO` → ``DPOObjective`` on the shared ``Trainer`` loop. Tolerances are the issue's:
 /// every logged metric within 1e-4 relative (``expectMetric(_:_:_:)``), the SGD step within 1e-3
 /// of its own scale (``expectStep(_:_:_:_:_:)``).
 @Suite("DPO first step on SmolLM2 against TRL", .serialized,
@@ -82,7 +82,7 @@ struct DPOSmolLM2ParityTests {
 
     /// Prepares `dataset` as `align dpo` does and checks every id against TRL's; returns the trainer
     /// (one optimiser step over all rows, `sigmoid`) and its collated batch.
-    static func prepare(_ dataset: String, policy: ModelBundle, reference: LlamaForCausalLM) throws -> (DPOTrainer, TokenRows) {
+    static func prepare(_ dataset: String, policy: ModelBundle, reference: LlamaForCausalLM) throws -> (DPOObjective, TokenRows) {
         let golden = golden(dataset)
         let file = fixturesDirectory.appendingPathComponent("dpo_smollm2/" + (dataset == "standard" ? "pairs.jsonl" : "conversational.jsonl"))
         let data = try PreferenceDataset(contentsOf: file)
@@ -100,7 +100,7 @@ struct DPOSmolLM2ParityTests {
             #expect(pair.chosenIDs == Objectives.ints(trl["chosen_input_ids"]), "\(dataset) row \(i) chosen ids")
             #expect(pair.rejectedIDs == Objectives.ints(trl["rejected_input_ids"]), "\(dataset) row \(i) rejected ids")
         }
-        let trainer = try DPOTrainer(policy: policy.model, reference: reference, configuration: config, trainPairs: pairs,
+        let trainer = try DPOObjective(policy: policy.model, reference: reference, configuration: config, trainPairs: pairs,
                                      padID: policy.padID, saveModel: { _ in })
         // The batch TRL fed its models, (2B, L): [chosen; rejected] rows, right-padded, cut at 64
         // (conversational row 1's rejected sequence is longer and loses its end).
@@ -118,9 +118,9 @@ struct DPOSmolLM2ParityTests {
 
     /// For each dataset: the ids, then the first-step metrics of every TRL 1.16 loss type from one
     /// forward pass of the policy and one of the reference (scored by
-    /// ``DPOObjective/evaluate(policyLogps:statistics:batch:reference:sftTokenCount:scale:)``, the
-    /// code ``DPOTrainer`` runs after its forward pass). For the standard pairs, then one `sigmoid`
-    /// step through ``DPOTrainer`` and ``Trainer``: the logged row including `grad_norm` and
+    /// ``DPOLoss/evaluate(policyLogps:statistics:batch:reference:sftTokenCount:scale:)``, the
+    /// code ``DPOObjective`` runs after its forward pass). For the standard pairs, then one `sigmoid`
+    /// step through ``DPOObjective`` and ``Trainer``: the logged row including `grad_norm` and
     /// `num_tokens`, and the update of the recorded tensors. (TRL's `grad_norm` of the other loss
     /// types is in the golden but not compared: each would need its own backward pass through the
     /// 135M-parameter model; they differ from `sigmoid`'s only through ∂loss/∂log-prob, which
@@ -138,7 +138,7 @@ struct DPOSmolLM2ParityTests {
         let (logps, stats) = withNoGrad {
             SequenceLogProbs.compute(model: llama, rows: rows, statistics: true, sharingPairPrefixes: share)
         }
-        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows, sharePrompt: share)
+        let ref = DPOLoss.referenceLogProbs(model: reference, batch: rows, sharePrompt: share)
         // Per-row summed log-probs, against TRL's fp32 values and a float64 recomputation.
         let batch = golden["batch"] as! [String: Any]
         let values = { (key: String) in (batch[key] as! [NSNumber]).map(\.doubleValue) }
@@ -150,7 +150,7 @@ struct DPOSmolLM2ParityTests {
         let trlMetrics = golden["first_step_metrics"] as! [String: [String: Double]]
         for name in (Self.goldens["configs"] as! [String: Any]).keys.sorted() {
             let config = try Self.configuration(batchSize: rows.rows / 2, loss: name)
-            let (_, metrics, _) = try DPOObjective(loss: config.loss, sharePrompt: share)
+            let (_, metrics, _) = try DPOLoss(loss: config.loss, sharePrompt: share)
                 .evaluate(policyLogps: logps, statistics: stats, batch: rows, reference: ref)
             for key in Self.forwardKeys {
                 Self.expectMetric(metrics.averages[key], trlMetrics[name]![key], "\(dataset) \(name) \(key)")

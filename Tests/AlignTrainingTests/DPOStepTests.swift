@@ -33,7 +33,7 @@ import TestSupport
         let ours = withNoGrad { SequenceLogProbs.compute(model: policy, rows: rows).logps }.toArray()
         let expected = try f.tensor("distinct_ref.policy_chosen_logps_f64").toArray() + f.tensor("distinct_ref.policy_rejected_logps_f64").toArray()
         expectClose(ours, expected, atol: 1e-4, rtol: 1e-5, "policy log-probs")
-        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows)
+        let ref = DPOLoss.referenceLogProbs(model: reference, batch: rows)
         expectClose(ref.chosen + ref.rejected,
                     try f.tensor("distinct_ref.ref_chosen_logps_f64").toArray() + f.tensor("distinct_ref.ref_rejected_logps_f64").toArray(),
                     atol: 1e-4, rtol: 1e-5, "reference log-probs")
@@ -44,8 +44,8 @@ import TestSupport
         let policy = try Self.model("llama")
         let reference = try Self.model(group == "frozen_copy" ? "llama" : "llama_tied_gqa")
         let rows = try Self.batch()
-        let objective = DPOObjective(loss: PreferenceLossConfiguration(terms: [.init(.sigmoid)], beta: 0.1))
-        let ref = DPOObjective.referenceLogProbs(model: reference, batch: rows)
+        let objective = DPOLoss(loss: PreferenceLossConfiguration(terms: [.init(.sigmoid)], beta: 0.1))
+        let ref = DPOLoss.referenceLogProbs(model: reference, batch: rows)
         let (loss, metrics, _) = try objective.evaluate(policy: policy, batch: rows, reference: ref)
         loss.backward()
         let params = policy.namedParameters()

@@ -17,15 +17,16 @@ import TestSupport
     }
 
     /// Decodes a DPO configuration from YAML text (and flags), returning the error message if any.
-    func yamlError(_ yaml: String, flags: FlagSettings = FlagSettings()) throws -> String? {
+    func yamlError(_ yaml: String, flags: [String] = []) throws -> String? {
         let dir = temporaryDirectory()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("dpo.yaml").path
         try Data(yaml.utf8).write(to: URL(fileURLWithPath: path))
         do {
             var sources = SettingSources()
             try sources.add(file: SettingsFile(path: path), knownKeys: DPOConfiguration.knownKeys)
-            for (key, flag, value) in flags.entries { sources.set(key, value, source: flag) }
+            for (key, flag, value) in try DPOConfiguration.parseFlags(flags) { sources.set(key, value, source: flag) }
             _ = try sources.decode(DPOConfiguration.self)
             return nil
         } catch {
@@ -67,16 +68,19 @@ import TestSupport
 
     @Test("flag errors name the flag; sizes that would only reserve memory are refused")
     func flagErrors() throws {
-        var flags = FlagSettings()
-        flags.put("per_device_train_batch_size", "--batch-size", 99_999_999_999)
-        #expect(try yamlError("beta: 0.1\n", flags: flags) == "--batch-size: per_device_train_batch_size must be in 1...1048576, got 99999999999")
-        flags = FlagSettings()
-        flags.put("learning_rate", "--learning-rate", Float.nan)
-        #expect(try yamlError("beta: 0.1\n", flags: flags)?.hasPrefix("--learning-rate: learning_rate: expected a finite number") == true)
-        flags = FlagSettings()
-        flags.putList("loss_weights", "--loss-weights", "1,abc", numeric: true)
-        flags.putList("loss_type", "--loss-type", "sigmoid,sft")
-        #expect(try yamlError("beta: 0.1\n", flags: flags) == #"--loss-weights: loss_weights[1]: expected a number, found "abc""#)
+        #expect(try yamlError("beta: 0.1\n", flags: ["--batch-size", "99999999999"]) == "--batch-size: per_device_train_batch_size must be in 1...1048576, got 99999999999")
+        #expect(try yamlError("beta: 0.1\n", flags: ["--learning-rate", "nan"])?.hasPrefix("--learning-rate: learning_rate: expected a finite number") == true)
+        #expect(try yamlError("beta: 0.1\n", flags: ["--loss-weights", "1,abc", "--loss-type", "sigmoid,sft"]) == #"--loss-weights: loss_weights[1]: expected a number, found "abc""#)
+        // Flags are read from the configuration's declaration: spelling, values and inversions.
+        #expect(try yamlError("", flags: ["--bta", "0.1"]) == "--bta: unknown option (did you mean --beta?)")
+        #expect(try yamlError("", flags: ["--max-steps", "2.5"]) == "--max-steps: max_steps: expected an integer, found 2.5")
+        #expect(try yamlError("", flags: ["--truncation-mode", "keep_middle"]) == #"--truncation-mode: truncation_mode: expected one of keep_start, keep_end, found "keep_middle""#)
+        #expect(try yamlError("", flags: ["--beta"]) == "--beta: needs a value (float)")
+        #expect(try yamlError("", flags: ["--max-steps=-1", "--no-share-prompt", "--precompute-ref", "--max-length", "none"]) == nil)
+        let parsed = try DPOConfiguration.parseFlags(["--beta=0.25", "--no-share-prompt", "--no-shuffle", "--loss-type", "sigmoid,sft", "--loss-weights", "1,0.5"])
+        let config = try DPOConfiguration(values: parsed.map { ($0.key, $0.value) })
+        #expect(config.loss.beta == 0.25 && !config.sharePrompt && !config.training.shuffle)
+        #expect(config.loss.terms == [.init(.sigmoid, weight: 1), .init(.sft, weight: 0.5)])
     }
 
     /// The fixture's pairs, tokenised with the fixture tokenizer.
@@ -112,7 +116,7 @@ import TestSupport
         for batchSize in [1, 4] {
             var config = dpoConfiguration(batchSize: batchSize)
             config.training.maxSteps = 8
-            let trainer = try DPOTrainer(policy: llama, reference: reference, configuration: config,
+            let trainer = try DPOObjective(policy: llama, reference: reference, configuration: config,
                                          trainPairs: pairs, padID: bundle.padID) { _ in }
             do {
                 try trainer.train(outputDirectory: temporaryDirectory(), progress: { _ in })
@@ -135,7 +139,7 @@ import TestSupport
         var config = dpoConfiguration(batchSize: 2)
         config.maxLength = nil
         #expect {
-            _ = try DPOTrainer(policy: small, reference: small, configuration: config, trainPairs: pairs, padID: 0) { _ in }
+            _ = try DPOObjective(policy: small, reference: small, configuration: config, trainPairs: pairs, padID: 0) { _ in }
         } throws: { error in
             "\(error)".contains("pairs.jsonl:1: the pair is") && "\(error)".contains("at most 12 positions")
         }
@@ -145,9 +149,9 @@ import TestSupport
     func checkpointIntegrity() throws {
         let (bundle, pairs) = try fixturePairs()
         let output = temporaryDirectory()
-        func trainer() throws -> DPOTrainer {
+        func trainer() throws -> DPOObjective {
             let policy = try LlamaForCausalLM(directory: fixturesDirectory.appendingPathComponent("models/llama"))
-            return try DPOTrainer(policy: policy, reference: bundle.model, configuration: dpoConfiguration(batchSize: 2),
+            return try DPOObjective(policy: policy, reference: bundle.model, configuration: dpoConfiguration(batchSize: 2),
                                   trainPairs: pairs, padID: bundle.padID) { dir in
                 try ModuleWeights.save(policy, to: dir.appendingPathComponent("model.safetensors"))
             }
@@ -184,6 +188,7 @@ import TestSupport
             let p = Parameter(Tensor(shape: [1], values: [1]))
             var trainExampleCount: Int { 2 }
             var evalExampleCount: Int { 0 }
+            var trainingConfiguration: TrainingConfiguration { TrainingConfiguration() }
             var trainableParameters: [(name: String, parameter: Parameter)] { [("w", p)] }
             func prepare(log: (String) -> Void) throws {}
             func trainingLoss(examples: [Int], stepExamples: [Int], scale: Float) throws -> (loss: Tensor, metrics: StepMetrics) {

@@ -19,7 +19,7 @@ import TestSupport
     }
 
     static func trainer(group: String, batchSize: Int, loss: KTOLossType, examples: [TokenizedUnpaired],
-                        training: TrainingConfiguration? = nil) throws -> KTOTrainer {
+                        training: TrainingConfiguration? = nil) throws -> KTOObjective {
         let policy = try DPOStepTests.model("llama")
         let reference: any CausalLanguageModel = group == "frozen_copy"
             ? try DPOStepTests.model("llama")
@@ -29,7 +29,7 @@ import TestSupport
         config.training = training ?? Objectives.goldenTraining(batchSize: batchSize)
         config.lossType = loss
         config.maxLength = 64
-        return try KTOTrainer(policy: policy, reference: reference, configuration: config, trainExamples: examples,
+        return try KTOObjective(policy: policy, reference: reference, configuration: config, trainExamples: examples,
                               padID: 0, saveModel: { _ in })
     }
 
@@ -41,7 +41,7 @@ import TestSupport
             let t = try Self.trainer(group: group, batchSize: batchSize, loss: loss, examples: examples)
             let indices = Array(0..<batchSize)
             // The KL rows we build are TRL's: own prompt + the previous row's completion, cyclically.
-            let collated = t.collator.collate(KTOTrainer.withKLCompletions(indices, from: examples))
+            let collated = t.collator.collate(KTOObjective.withKLCompletions(indices, from: examples))
             #expect(collated.inputIDs == (try batch.ints("\(group).bs\(batchSize).input_ids")))
             #expect(collated.klInputIDs == (try batch.ints("\(group).bs\(batchSize).KL_input_ids")))
             let (lossTensor, metrics) = try t.trainingLoss(examples: indices, stepExamples: indices, scale: 1)
@@ -62,10 +62,10 @@ import TestSupport
     @Test func batchSizeOneUsesAMismatchedPair() throws {
         let examples = try Self.examples(batchSize: 8, count: 3)
         // A single-example step takes the previous example's completion (cyclically over the data set).
-        #expect(KTOTrainer.withKLCompletions([0], from: examples)[0].klCompletionIDs == examples[2].completionIDs)
-        #expect(KTOTrainer.withKLCompletions([2], from: examples)[0].klCompletionIDs == examples[1].completionIDs)
+        #expect(KTOObjective.withKLCompletions([0], from: examples)[0].klCompletionIDs == examples[2].completionIDs)
+        #expect(KTOObjective.withKLCompletions([2], from: examples)[0].klCompletionIDs == examples[1].completionIDs)
         // Odd steps rotate within the step.
-        let odd = KTOTrainer.withKLCompletions([2, 0, 1], from: examples)
+        let odd = KTOObjective.withKLCompletions([2, 0, 1], from: examples)
         #expect(odd.map(\.klCompletionIDs!) == [examples[1].completionIDs, examples[2].completionIDs, examples[0].completionIDs])
 
         var training = Objectives.goldenTraining(batchSize: 1)
@@ -74,9 +74,9 @@ import TestSupport
         let kl = t.klEstimate([1], examples: examples)
         // The same single KL pair by hand: prompt 1 + completion 0.
         let pair = TokenizedUnpaired(promptIDs: examples[1].promptIDs, completionIDs: examples[0].completionIDs, label: true)
-        let rows = KTOTrainer.rows(t.collator.collate([pair])).main
-        let byHand = KTOObjective.klEstimate(policyLogps: KTOObjective.logProbs(model: t.policy, rows: rows),
-                                             referenceLogps: KTOObjective.logProbs(model: t.reference, rows: rows))
+        let rows = KTOObjective.rows(t.collator.collate([pair])).main
+        let byHand = KTOLoss.klEstimate(policyLogps: KTOLoss.logProbs(model: t.policy, rows: rows),
+                                             referenceLogps: KTOLoss.logProbs(model: t.reference, rows: rows))
         #expect(kl == byHand && kl.isFinite)
         let directory = Objectives.temporaryDirectory()
         let summary = try t.train(outputDirectory: directory, progress: { _ in })

@@ -8,7 +8,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The Bradley–Terry reward model against TRL 1.16's RewardTrainer (Tests/Fixtures/reward):
+/// The Bradley–Terry reward model against TRL 1.16's RewardObjective (Tests/Fixtures/reward):
 /// `LlamaForSequenceClassification` with the `models/llama` body and the fixture's score head.
 @Suite struct RewardTests {
     static func model() throws -> RewardModel {
@@ -24,7 +24,7 @@ import TestSupport
         let ids = try batch.ints("\(run).input_ids")
         let rows = try batch.tensor("\(run).rewards").count
         let length = ids.count / rows
-        let r = RewardObjective.evaluate(model: model, ids: ids, pairs: rows / 2, length: length, margins: nil, centerCoefficient: 0.01)
+        let r = RewardLoss.evaluate(model: model, ids: ids, pairs: rows / 2, length: length, margins: nil, centerCoefficient: 0.01)
         expectClose(r.rewards, try batch.tensor("\(run).rewards").toArray(), atol: 1e-5, rtol: 1e-5, "\(run) rewards")
         r.loss.backward()
         let trl = ((try Objectives.json("reward/metrics.json")["runs"] as! [String: Any])[run] as! [String: Any])["first_step_metrics"] as! [String: Any]
@@ -44,7 +44,7 @@ import TestSupport
         let r = try batch.tensor("max_length128.rewards").toArray()
         let margins: [Float] = [0.5, 0, 1, 0.25, 0, 2, 0.1, 0]
         let ours = withNoGrad {
-            RewardObjective.evaluate(model: model, ids: ids, pairs: 8, length: 85, margins: margins, centerCoefficient: 0.3).loss.item()
+            RewardLoss.evaluate(model: model, ids: ids, pairs: 8, length: 85, margins: margins, centerCoefficient: 0.3).loss.item()
         }
         var expected = 0.0
         for i in 0..<8 {
@@ -110,7 +110,7 @@ import TestSupport
         config.training.learningRate = 1e-3; config.training.batchSize = 4; config.training.maxSteps = 6
         config.training.loggingSteps = 1; config.training.lrScheduler = .constant
         let model = try Self.model()
-        let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: pairs)
+        let trainer = try RewardObjective(model: model, configuration: config, trainPairs: pairs)
         let directory = Objectives.temporaryDirectory()
         try trainer.train(outputDirectory: directory, progress: { _ in })
         let losses = try Objectives.losses(directory)

@@ -6,19 +6,19 @@ import Foundation
 import Testing
 import TestSupport
 
-/// SFT's first step against TRL 1.16's SFTTrainer and transformers' causal-LM loss (Tests/Fixtures/sft).
+/// SFT's first step against TRL 1.16's SFTObjective and transformers' causal-LM loss (Tests/Fixtures/sft).
 @Suite struct SFTTests {
     static func sequences() throws -> [TokenizedSequence] {
         let rows = try Objectives.json("sft/metrics.json")["tokenized"] as! [[String: Any]]
         return rows.map { TokenizedSequence(inputIDs: Objectives.ints($0["input_ids"]), labels: Objectives.ints($0["labels"])) }
     }
 
-    static func trainer(_ training: TrainingConfiguration, packing: Bool = false, sequences: [TokenizedSequence]? = nil) throws -> SFTTrainer {
+    static func trainer(_ training: TrainingConfiguration, packing: Bool = false, sequences: [TokenizedSequence]? = nil) throws -> SFTObjective {
         var config = SFTConfiguration()
         config.training = training
         config.maxLength = 64
         config.packing = packing
-        return try SFTTrainer(model: try DPOStepTests.model("llama"), configuration: config,
+        return try SFTObjective(model: try DPOStepTests.model("llama"), configuration: config,
                               trainSequences: sequences ?? Self.sequences(), padID: 0, saveModel: { _ in })
     }
 
@@ -62,8 +62,8 @@ import TestSupport
         let packed = try Self.trainer(Objectives.goldenTraining(batchSize: 8), packing: true, sequences: short)
         #expect(packed.trainExampleCount < short.count)
         let plain = try Self.trainer(Objectives.goldenTraining(batchSize: 8), sequences: short)
-        let a = withNoGrad { SFTObjective.evaluate(model: packed.model, rows: packed.batch(Array(0..<packed.trainExampleCount))) }
-        let b = withNoGrad { SFTObjective.evaluate(model: plain.model, rows: plain.batch(Array(0..<8))) }
+        let a = withNoGrad { SFTLoss.evaluate(model: packed.model, rows: packed.batch(Array(0..<packed.trainExampleCount))) }
+        let b = withNoGrad { SFTLoss.evaluate(model: plain.model, rows: plain.batch(Array(0..<8))) }
         // Packing drops each segment's first label, which is never scored unpacked either.
         expectClose([a.loss.item()], [b.loss.item()], atol: 1e-6, rtol: 1e-5, "packed vs unpacked loss")
         #expect(packed.tokenCount(examples: Array(0..<packed.trainExampleCount)) == short.reduce(0) { $0 + $1.inputIDs.count })
@@ -78,7 +78,7 @@ import TestSupport
         config.training.saveSteps = 2; config.training.loggingSteps = 1
         func run(_ directory: URL, resume: Bool) throws -> [Float] {
             let model = try GPT2LMHeadModel(directory: gpt2)
-            let t = try SFTTrainer(model: model, configuration: config, trainSequences: Array(try Self.sequences().prefix(4)), padID: 0) {
+            let t = try SFTObjective(model: model, configuration: config, trainSequences: Array(try Self.sequences().prefix(4)), padID: 0) {
                 try saveCausalLanguageModel(model, to: $0, sourceDirectory: gpt2)
             }
             try t.train(outputDirectory: directory, resume: resume, progress: { _ in })

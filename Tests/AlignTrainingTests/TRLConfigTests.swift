@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 
 @Suite struct TRLConfigTests {
-    func sources<T: ValidatedSettings>(_ file: String, _ type: T.Type) throws -> SettingSources {
+    func sources<T: SettingsDeclaration>(_ file: String, _ type: T.Type) throws -> SettingSources {
         var sources = SettingSources()
         try sources.add(file: SettingsFile(path: fixturesDirectory.appendingPathComponent("trl_configs/\(file)").path), knownKeys: T.knownKeys)
         return sources

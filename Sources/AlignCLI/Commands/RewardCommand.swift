@@ -1,15 +1,14 @@
 import AlignData
 import AlignHub
-import AlignKernels
 import AlignTemplates
 import AlignTokenizers
-import AlignSettings
 import AlignTraining
 import ArgumentParser
 import Foundation
 
 /// `align reward`: trains a Bradley–Terry reward model and saves it in Hugging Face's
-/// sequence-classification layout. A thin layer over ``RewardTrainer``.
+/// sequence-classification layout. A thin layer over ``RewardObjective``; its settings are
+/// ``RewardConfiguration/settings``.
 struct RewardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reward",
@@ -20,29 +19,17 @@ struct RewardCommand: ParsableCommand {
             with an optional numeric "margin". Pairs longer than --max-length are dropped, as TRL does. \
             Writes OUTPUT/metrics.jsonl (loss, accuracy, margin, rewards/chosen, rewards/rejected, ...) and \
             the model as a LlamaForSequenceClassification (or Qwen2/Mistral) folder in OUTPUT.
-            """)
+
+            """ + RewardConfiguration.helpText)
 
     @OptionGroup var common: TrainingOptions
-
-    @Option(help: "Drop pairs longer than this many tokens.") var maxLength: Int?
-    @Option(help: "c in c·E[(r_w + r_l)²], which keeps rewards centred on 0.") var centerRewardsCoefficient: Float?
-    @Flag(help: "Skip malformed data rows (counted) instead of stopping.") var skipBadRows = false
-
-    func extraOverrides() -> FlagSettings {
-        var o = FlagSettings()
-        o.put("max_length", "--max-length", maxLength)
-        o.put("center_rewards_coefficient", "--center-rewards-coefficient", centerRewardsCoefficient)
-        if skipBadRows { o.put("skip_bad_rows", "--skip-bad-rows", true) }
-        return o
-    }
 
     func run() throws { try runTraining { try train() } }
 
     func train() throws {
         try configureThreads(common.threads)
-        let (config, run) = try common.resolve(RewardConfiguration.self, extra: extraOverrides())
+        let (config, run) = try common.resolve(RewardConfiguration.self)
         let source = URL(fileURLWithPath: try run.modelPath)
-        let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         guard source.pathExtension.lowercased() != "gguf" else {
             throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
         }
@@ -55,24 +42,15 @@ struct RewardCommand: ParsableCommand {
         let model = try RewardModel(directory: source, padTokenID: Int32(tokenizer.padTokenID ?? tokenizer.eosTokenID ?? 0),
                                     seed: config.training.seed)
         let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: chatTemplate)
-        func prepare(_ url: URL, _ name: String) throws -> [TokenizedPair] {
+        let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "pairs", dropped: "longer than max_length") { url, _ in
             let dataset = try PreferenceDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
-            if dataset.report.skippedRows > 0 { note("\(name): skipped \(dataset.report.skippedRows) malformed rows") }
             let (pairs, summary) = try dataset.tokenizedForReward(encoder: encoder, maxLength: config.maxLength)
-            note("\(name): \(summary.inputExamples) pairs (\(dataset.format)), \(summary.keptExamples) kept, \(summary.droppedExamples) dropped (longer than max_length)")
-            for warning in summary.warnings { note("warning: \(warning)") }
-            return pairs
+            return (pairs, dataset.report, dataset.format, summary)
         }
-        let train = try prepare(dataURL, "train")
-        let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
-        let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
+        let objective = try RewardObjective(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
             try model.save(to: $0, sourceDirectory: source)
         }
-        note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
-        let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
-        run.writeModelCard(method: "reward", metrics: summary.lastMetrics)
-        let m = summary.lastMetrics
-        print(String(format: "done: %d steps in %.1f s; loss %.4f, accuracy %.2f, margin %.4f → %@", summary.steps, summary.seconds,
-                     m["loss"] ?? .nan, m["accuracy"] ?? .nan, m["margin"] ?? .nan, run.outputURL.path))
+        let summary = try TrainingCommand.train(objective, run: run, method: "reward", describe: "Bradley–Terry")
+        TrainingCommand.printDone(summary, run: run, [("loss", "loss", 4), ("accuracy", "accuracy", 2), ("margin", "margin", 4)])
     }
 }

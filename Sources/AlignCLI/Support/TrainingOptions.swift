@@ -35,57 +35,25 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "Continue from the newest checkpoint-N in --output.")
     var resume = false
 
-    @Option(help: "Peak learning rate.") var learningRate: Float?
-    @Option(help: "Examples per forward pass (TRL: per_device_train_batch_size).") var batchSize: Int?
-    @Option(help: "Micro-batches per optimiser step.") var gradientAccumulationSteps: Int?
-    @Option(help: "Passes over the data.") var numTrainEpochs: Double?
-    @Option(help: "Optimiser steps (overrides epochs).") var maxSteps: Int?
-    @Option(help: "constant, linear or cosine.") var lrScheduler: String?
-    @Option(help: "Linear warm-up steps.") var warmupSteps: Int?
-    @Option(help: "Warm-up as a fraction of all steps.") var warmupRatio: Double?
-    @Option(help: "Decoupled (AdamW) or L2 (SGD, RMSprop) weight decay.") var weightDecay: Float?
-    @Option(help: "adamw, sgd or rmsprop.") var optimizer: String?
-    @Option(help: "Momentum for SGD.") var momentum: Float?
-    @Option(help: "Global gradient-norm clip (0 disables).") var maxGradNorm: Float?
-    @Option(help: "Seed of the data order.") var seed: UInt64?
-    @Flag(help: "Keep the data file's order.") var noShuffle = false
-    @Option(help: "Log every N steps.") var loggingSteps: Int?
-    @Option(help: "Evaluate every N steps.") var evalSteps: Int?
-    @Option(help: "Checkpoint every N steps (0: final model only).") var saveSteps: Int?
     @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
 
-    /// The flags given, under their YAML keys, each with the flag that set it.
-    func flagSettings() -> FlagSettings {
-        var o = FlagSettings()
-        o.put("learning_rate", "--learning-rate", learningRate)
-        o.put("per_device_train_batch_size", "--batch-size", batchSize)
-        o.put("gradient_accumulation_steps", "--gradient-accumulation-steps", gradientAccumulationSteps)
-        o.put("num_train_epochs", "--num-train-epochs", numTrainEpochs)
-        o.put("max_steps", "--max-steps", maxSteps)
-        o.put("lr_scheduler_type", "--lr-scheduler", lrScheduler)
-        o.put("warmup_steps", "--warmup-steps", warmupSteps)
-        o.put("warmup_ratio", "--warmup-ratio", warmupRatio)
-        o.put("weight_decay", "--weight-decay", weightDecay)
-        o.put("optim", "--optimizer", optimizer)
-        o.put("momentum", "--momentum", momentum)
-        o.put("max_grad_norm", "--max-grad-norm", maxGradNorm)
-        o.put("seed", "--seed", seed)
-        if noShuffle { o.put("shuffle", "--no-shuffle", false) }
-        o.put("logging_steps", "--logging-steps", loggingSteps)
-        o.put("eval_steps", "--eval-steps", evalSteps)
-        o.put("save_steps", "--save-steps", saveSteps)
-        return o
-    }
+    /// Every other flag: the command's settings (`--beta 0.1`, `--no-shuffle`), parsed against the
+    /// configuration's declaration (``SettingsDeclaration/parseFlags(_:)``) and listed in the
+    /// command's help from the same table.
+    @Argument(parsing: .allUnrecognized, help: .hidden) var settingFlags: [String] = []
 
     /// Decodes and validates a command's configuration — defaults, then the YAML file (Align's or
-    /// TRL's keys), then these flags and the command's own `extra` flags — and settles the model,
-    /// data and output paths (flags win over `model_name_or_path`, `dataset_name`, `output_dir`).
-    /// Errors name the file and line or the flag; TRL keys Align ignores are noted once each.
-    func resolve<T: ValidatedSettings>(_ type: T.Type, extra: FlagSettings) throws -> (T, TrainingRun) {
+    /// TRL's keys), then the setting flags — and settles the model, data and output paths (flags
+    /// win over `model_name_or_path`, `dataset_name`, `output_dir`). Errors name the file and line
+    /// or the flag; TRL keys Align ignores are noted once each.
+    func resolve<T: SettingsDeclaration>(_ type: T.Type) throws -> (T, TrainingRun) {
         var sources = SettingSources()
+        let flags = try T.parseFlags(settingFlags)
         if let config { try sources.add(file: SettingsFile(path: config), knownKeys: T.knownKeys) }
         for warning in sources.warnings { note("warning: " + warning) }
-        for (key, flag, value) in flagSettings().entries + extra.entries { sources.set(key, value, source: flag) }
+        for (key, flag, value) in flags { sources.set(key, value, source: flag) }
+        // Settings first: a bad value is reported before anything about paths or files.
+        let configuration = try sources.decode(type)
         func path(_ flagValue: String?, _ flag: String, _ key: String) throws -> String {
             if let flagValue { return flagValue }
             if let (value, _) = try sources.runString(key) { return value }
@@ -115,7 +83,7 @@ struct TrainingOptions: ParsableArguments {
         let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
                               split: split, evalSplit: evalSplit, reportTo: reportTo)
         try run.validateOutput()
-        return (try sources.decode(type), run)
+        return (configuration, run)
     }
 }
 

@@ -1,5 +1,7 @@
 import AlignKernels
+import AlignModels
 import AlignTensor
+import AlignSettings
 import Foundation
 
 /// The DPO family of preference losses, named as TRL names them (`loss_type`), plus the
@@ -158,9 +160,9 @@ public struct PreferenceLossResult {
 
 extension PreferenceLossConfiguration {
     /// Computes the loss. `scale` multiplies the total (1/accumulation steps when the batch is
-    /// one micro-batch of several), and averages are over this batch's pairs.
+    /// one micro-batch of several), and averages are over this batch's pairs. The settings are
+    /// checked once, by ``validate()``, when the objective is built — not here, once per batch.
     public func loss(_ lp: PreferenceLogProbs, scale: Float = 1) throws -> PreferenceLossResult {
-        try validate()
         let b = lp.count
         let pc = lp.policyChosen, pr = lp.policyRejected
         let lenW = Tensor(shape: [b], values: lp.chosenLengths.map { Swift.max($0, 1) })
@@ -264,4 +266,145 @@ extension PreferenceLossConfiguration {
 /// cDPO form used by AOT whatever ε is: −(1−ε) log σ(z) − ε log σ(−z).
 private func cdpoAlways(_ z: Tensor, _ eps: Float) -> Tensor {
     z.logSigmoid() * -(1 - eps) - (-z).logSigmoid() * eps
+}
+
+
+/// One forward pass of DPO (or a relative) on a batch of pairs: the policy's summed completion
+/// log-probs for [chosen; rejected] in a single concatenated pass, the loss against reference
+/// log-probs, and TRL's metrics.
+public struct DPOLoss: Sendable {
+    public var loss: PreferenceLossConfiguration
+    /// Compute each pair's common prompt once for chosen and rejected (see
+    /// ``SequenceLogProbs/compute(model:rows:statistics:sharingPairPrefixes:)``).
+    public var sharePrompt: Bool
+
+    public init(loss: PreferenceLossConfiguration, sharePrompt: Bool = true) {
+        self.loss = loss
+        self.sharePrompt = sharePrompt
+    }
+
+    /// Reference log-probs for a batch's pairs, (B) each.
+    public struct ReferenceLogProbs: Sendable {
+        public var chosen: [Float], rejected: [Float]
+        public init(chosen: [Float], rejected: [Float]) { self.chosen = chosen; self.rejected = rejected }
+    }
+
+    /// The reference model's log-probs for `batch` (2B rows: chosen then rejected), no graph.
+    public static func referenceLogProbs(model: some CausalLanguageModel, batch: TokenRows, sharePrompt: Bool = true) -> ReferenceLogProbs {
+        let logps = withNoGrad { SequenceLogProbs.compute(model: model, rows: batch, sharingPairPrefixes: sharePrompt).logps }.toArray()
+        let b = batch.rows / 2
+        return ReferenceLogProbs(chosen: Array(logps[0..<b]), rejected: Array(logps[b...]))
+    }
+
+    /// Loss (scaled by `scale`) and metrics for one micro-batch.
+    /// - Parameters:
+    ///   - batch: 2B rows, the B chosen sequences first, then the B rejected ones.
+    ///   - sftTokenCount: chosen completion tokens in the whole optimiser step (for `sft`/ORPO).
+    public func evaluate(policy: some CausalLanguageModel, batch: TokenRows, reference: ReferenceLogProbs?,
+                         sftTokenCount: Float? = nil, scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
+        precondition(batch.rows % 2 == 0, "a preference batch has chosen and rejected rows")
+        let (logps, stats) = SequenceLogProbs.compute(model: policy, rows: batch, statistics: true, sharingPairPrefixes: sharePrompt)
+        return try evaluate(policyLogps: logps, statistics: stats, batch: batch, reference: reference,
+                            sftTokenCount: sftTokenCount, scale: scale)
+    }
+
+    /// Loss and metrics from the policy's forward pass already made: `policyLogps` (2B) are the summed
+    /// completion log-probs of `batch`'s rows (chosen then rejected) as ``SequenceLogProbs`` returns
+    /// them, `statistics` its token statistics (nil leaves out `logits/*`, `entropy` and
+    /// `mean_token_accuracy`). Several losses can thus be scored on one forward pass.
+    public func evaluate(policyLogps logps: Tensor, statistics stats: TokenStatistics?, batch: TokenRows,
+                         reference: ReferenceLogProbs?, sftTokenCount: Float? = nil,
+                         scale: Float = 1) throws -> (loss: Tensor, metrics: StepMetrics, policyLogps: [Float]) {
+        precondition(batch.rows % 2 == 0 && logps.count == batch.rows, "a preference batch has chosen and rejected rows, one log-prob each")
+        let b = batch.rows / 2
+        let lengths = batch.completionLengths
+        let lp = PreferenceLogProbs(
+            policyChosen: logps.slice(axis: 0, start: 0, length: b), policyRejected: logps.slice(axis: 0, start: b, length: b),
+            referenceChosen: reference?.chosen, referenceRejected: reference?.rejected,
+            chosenLengths: Array(lengths[0..<b]), rejectedLengths: Array(lengths[b...]), sftTokenCount: sftTokenCount)
+        let result = try loss.loss(lp, scale: scale)
+        var m = StepMetrics()
+        m.add("loss", Double(result.loss.item() / scale))
+        let policy = logps.toArray()
+        for i in 0..<b {
+            let cr = Double(result.chosenRewards[i]), rr = Double(result.rejectedRewards[i])
+            m.add("rewards/chosen", sum: cr, weight: 1)
+            m.add("rewards/rejected", sum: rr, weight: 1)
+            m.add("rewards/accuracies", sum: cr > rr ? 1 : 0, weight: 1)
+            m.add("rewards/margins", sum: cr - rr, weight: 1)
+            m.add("logps/chosen", sum: Double(policy[i]), weight: 1)
+            m.add("logps/rejected", sum: Double(policy[b + i]), weight: 1)
+        }
+        if let stats {
+            for r in 0..<batch.rows {
+                m.add(r < b ? "logits/chosen" : "logits/rejected", sum: stats.logitSum[r], weight: stats.tokens[r])
+                m.add("entropy", sum: stats.entropySum[r], weight: stats.tokens[r])
+                if r < b { m.add("mean_token_accuracy", sum: stats.top1[r], weight: stats.tokens[r]) }
+            }
+        }
+        return (result.loss, m, policy)
+    }
+}
+
+extension PreferenceLossConfiguration {
+    /// The loss settings, TRL's `DPOConfig` keys. `loss_type` is applied before `loss_weights`
+    /// (declaration order), so weights always meet the types they weigh.
+    public static let settings: [Setting<PreferenceLossConfiguration>] = [
+        Setting("beta", \.beta, help: "β, the strength of the KL regularisation."),
+        Setting("loss_type", help: "TRL loss types, comma-separated (e.g. sigmoid or sigmoid,sft).",
+                type: [String].self, valueName: PreferenceLossType.allCases.map(\.rawValue).joined(separator: "|") + ",...",
+                apply: { loss, value in
+                    let names = try [String](settingValue: value).flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+                    loss.terms = try names.map { name in
+                        guard let type = PreferenceLossType(trlName: name) else {
+                            throw TrainingError.invalidSetting(key: "loss_type", message: "unknown loss_type \"\(name)\" (known: \(PreferenceLossType.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        }
+                        return Term(type)
+                    }
+                },
+                current: { .array($0.terms.map { .string($0.type.rawValue) }) }),
+        Setting("loss_weights", help: "Weights, one per loss type.", type: [Float].self,
+                apply: { loss, value in
+                    let weights = try [Float](settingValue: value)
+                    guard weights.count == loss.terms.count else {
+                        throw TrainingError.invalidSetting(key: "loss_weights", message: "\(weights.count) loss_weights for \(loss.terms.count) loss types")
+                    }
+                    for i in weights.indices { loss.terms[i].weight = weights[i] }
+                },
+                current: { .array($0.terms.map { $0.weight.settingValue }) }),
+        Setting("label_smoothing", \.labelSmoothing, help: "ε for robust / exo_pair / aot, and cDPO for sigmoid."),
+        Setting("discopop_tau", \.discopopTau, help: "τ of DiscoPOP's mixing sigmoid."),
+        Setting("simpo_gamma", \.simpoGamma, help: "SimPO's target margin γ."),
+        Setting("orpo_lambda", \.orpoLambda, help: "ORPO's odds-ratio weight λ."),
+        Setting("f_divergence_type", help: "The f-divergence mapping log-ratios to scores.",
+                type: String.self, valueName: "reverse_kl|forward_kl|js_divergence|alpha_divergence",
+                apply: { loss, value in
+                    let name = try String(settingValue: value)
+                    guard let parsed = FDivergence(trlName: name, alpha: loss.fDivergence.alpha ?? 0.5) else {
+                        throw TrainingError.invalidSetting(key: "f_divergence_type", message: "f_divergence_type \"\(name)\" (use reverse_kl, forward_kl, js_divergence, alpha_divergence)")
+                    }
+                    loss.fDivergence = parsed
+                },
+                current: { .string($0.fDivergence.trlName) }),
+        Setting("f_alpha_divergence_coef", help: "α of alpha_divergence.", type: Float.self,
+                apply: { loss, value in
+                    let alpha = try Float(settingValue: value)
+                    if case .alpha = loss.fDivergence { loss.fDivergence = .alpha(alpha) }
+                },
+                current: { ($0.fDivergence.alpha ?? 0.5).settingValue }),
+    ]
+}
+
+extension FDivergence {
+    /// TRL's name.
+    public var trlName: String {
+        switch self {
+        case .reverseKL: return "reverse_kl"
+        case .forwardKL: return "forward_kl"
+        case .jensenShannon: return "js_divergence"
+        case .alpha: return "alpha_divergence"
+        }
+    }
+    /// α when this is the alpha divergence.
+    public var alpha: Float? { if case .alpha(let a) = self { return a } else { return nil } }
 }

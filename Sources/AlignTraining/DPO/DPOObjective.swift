@@ -7,25 +7,25 @@ import Foundation
 /// DPO (and its TRL relatives, SimPO, ORPO) as a ``TrainingObjective`` on the shared loop.
 ///
 /// ```swift
-/// let trainer = try DPOTrainer(policy: model, reference: frozenCopy, configuration: config,
+/// let trainer = try DPOObjective(policy: model, reference: frozenCopy, configuration: config,
 ///                              trainPairs: pairs, padID: tokenizer.padTokenID ?? eos, saveModel: save)
 /// try trainer.train(outputDirectory: out)
 /// ```
 /// Chosen and rejected sequences of a micro-batch go through one concatenated forward pass
 /// ([chosen; rejected] on the batch axis); the reference runs under `withNoGrad`, or its
 /// log-probs are computed once before training (``DPOConfiguration/precomputeRefLogProbs``).
-public final class DPOTrainer: TrainingObjective {
+public final class DPOObjective: TrainingObjective {
     public let policy: any CausalLanguageModel
     public let reference: (any CausalLanguageModel)?
     public let configuration: DPOConfiguration
     public let trainPairs: [TokenizedPair]
     public let evalPairs: [TokenizedPair]
     let collator: PreferenceCollator
-    let objective: DPOObjective
+    let objective: DPOLoss
     let saveModelHandler: (URL) throws -> Void
     /// Reference log-probs per train / eval example when precomputed.
-    var precomputedTrain: DPOObjective.ReferenceLogProbs?
-    var precomputedEval: DPOObjective.ReferenceLogProbs?
+    var precomputedTrain: DPOLoss.ReferenceLogProbs?
+    var precomputedEval: DPOLoss.ReferenceLogProbs?
     /// Where precomputed reference log-probs are cached, and the key describing data + settings.
     public var referenceCache: (cache: ReferenceCache, dataKey: String)?
 
@@ -46,8 +46,8 @@ public final class DPOTrainer: TrainingObjective {
         self.trainPairs = trainPairs
         self.evalPairs = evalPairs
         self.collator = PreferenceCollator(padID: padID, maxLength: configuration.maxLength,
-                                           truncationMode: configuration.truncationMode == "keep_end" ? .keepEnd : .keepStart)
-        self.objective = DPOObjective(loss: configuration.loss, sharePrompt: configuration.sharePrompt)
+                                           truncationMode: configuration.truncationMode)
+        self.objective = DPOLoss(loss: configuration.loss, sharePrompt: configuration.sharePrompt)
         self.saveModelHandler = saveModel
         for pairs in [trainPairs, evalPairs] {
             try requireSequencesFit(pairs.map { (collatedLength($0), $0.location) }, model: policy, what: "pair")
@@ -61,16 +61,7 @@ public final class DPOTrainer: TrainingObjective {
         return min(longest, configuration.maxLength ?? longest)
     }
 
-    /// Runs training into `outputDirectory` (metrics.jsonl, checkpoints, final model).
-    @discardableResult
-    public func train(outputDirectory: URL, resume: Bool = false, progress: ((String) -> Void)? = nil,
-                      onLog: (([String: Double]) -> Void)? = nil, onStepEnd: ((Int) throws -> Void)? = nil) throws -> Trainer.Summary {
-        let trainer = Trainer(objective: self, configuration: configuration.training, outputDirectory: outputDirectory)
-        if let progress { trainer.progress = progress }
-        trainer.onLog = onLog
-        trainer.onStepEnd = onStepEnd
-        return try trainer.train(resume: resume)
-    }
+    public var trainingConfiguration: TrainingConfiguration { configuration.training }
 
     // MARK: TrainingObjective
 
@@ -88,12 +79,12 @@ public final class DPOTrainer: TrainingObjective {
         }
         guard configuration.precomputeRefLogProbs, configuration.loss.needsReference || reference != nil else { return }
         let model: any CausalLanguageModel = reference ?? policy
-        func compute(_ pairs: [TokenizedPair], name: String) throws -> DPOObjective.ReferenceLogProbs {
+        func compute(_ pairs: [TokenizedPair], name: String) throws -> DPOLoss.ReferenceLogProbs {
             if pairs.isEmpty { return .init(chosen: [], rejected: []) }
             var key: String?
             if let (cache, dataKey) = referenceCache {
                 key = ReferenceCache.key(reference: model,
-                                         settings: "\(dataKey)|\(name)|\(configuration.maxLength ?? -1)|\(configuration.truncationMode)|\(configuration.tokenization)|\(configuration.maxPromptLength ?? -1)")
+                                         settings: "\(dataKey)|\(name)|\(configuration.maxLength ?? -1)|\(configuration.truncationMode.rawValue)|\(configuration.tokenization.rawValue)|\(configuration.maxPromptLength ?? -1)")
                 if let hit = cache.load(key: key!, count: pairs.count) {
                     log("reference log-probs for \(name) read from the cache (\(pairs.count) pairs)")
                     return .init(chosen: hit.chosen, rejected: hit.rejected)
@@ -103,7 +94,7 @@ public final class DPOTrainer: TrainingObjective {
             var chosen: [Float] = [], rejected: [Float] = []
             for start in stride(from: 0, to: pairs.count, by: configuration.training.batchSize) {
                 let slice = pairs[start..<min(start + configuration.training.batchSize, pairs.count)]
-                let r = DPOObjective.referenceLogProbs(model: model, batch: rows(collator.collate(slice)), sharePrompt: objective.sharePrompt)
+                let r = DPOLoss.referenceLogProbs(model: model, batch: rows(collator.collate(slice)), sharePrompt: objective.sharePrompt)
                 chosen += r.chosen; rejected += r.rejected
             }
             if let key, let (cache, _) = referenceCache { try cache.save(key: key, chosen: chosen, rejected: rejected) }
@@ -118,12 +109,12 @@ public final class DPOTrainer: TrainingObjective {
                   rows: b.rowCount, length: b.length)
     }
 
-    func referenceLogProbs(_ examples: [Int], batch: TokenRows, eval: Bool) -> DPOObjective.ReferenceLogProbs? {
+    func referenceLogProbs(_ examples: [Int], batch: TokenRows, eval: Bool) -> DPOLoss.ReferenceLogProbs? {
         if let pre = eval ? precomputedEval : precomputedTrain {
             return .init(chosen: examples.map { pre.chosen[$0] }, rejected: examples.map { pre.rejected[$0] })
         }
         guard let reference else { return nil }
-        return DPOObjective.referenceLogProbs(model: reference, batch: batch, sharePrompt: objective.sharePrompt)
+        return DPOLoss.referenceLogProbs(model: reference, batch: batch, sharePrompt: objective.sharePrompt)
     }
 
     public func trainingLoss(examples: [Int], stepExamples: [Int], scale: Float) throws -> (loss: Tensor, metrics: StepMetrics) {
@@ -152,7 +143,7 @@ public final class DPOTrainer: TrainingObjective {
     /// Completion tokens of a pair after the collator's truncation.
     func completionTokens(_ p: TokenizedPair) -> (chosen: Int, rejected: Int) {
         guard let m = configuration.maxLength else { return (p.chosenIDs.count, p.rejectedIDs.count) }
-        if configuration.truncationMode == "keep_end" {
+        if configuration.truncationMode == .keepEnd {
             return (min(p.chosenIDs.count, m), min(p.rejectedIDs.count, m))
         }
         return (max(0, min(p.chosenIDs.count, m - p.promptIDs.count)), max(0, min(p.rejectedIDs.count, m - p.promptIDs.count)))

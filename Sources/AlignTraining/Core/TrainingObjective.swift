@@ -1,3 +1,4 @@
+import AlignJSON
 import AlignTensor
 import Foundation
 
@@ -6,6 +7,8 @@ import Foundation
 /// saves or restores its trainable model. The loop owns everything else: order, accumulation,
 /// clipping, the optimiser, the schedule, logging, evaluation, checkpoints and resume.
 public protocol TrainingObjective: AnyObject {
+    /// The loop's settings (batch size, schedule, optimiser, logging, checkpoints).
+    var trainingConfiguration: TrainingConfiguration { get }
     /// Number of training examples (indices 0..<count are what the loop schedules).
     var trainExampleCount: Int { get }
     /// Number of evaluation examples (0 when there is no eval data).
@@ -14,6 +17,17 @@ public protocol TrainingObjective: AnyObject {
     var trainableParameters: [(name: String, parameter: Parameter)] { get }
     /// One-time work before the first step (precomputing reference log-probs, say).
     func prepare(log: (String) -> Void) throws
+    /// Called before optimiser step `step` (0-based) with the examples it will train on. An online
+    /// objective (PPO, RLOO, GRPO, online DPO) generates completions for those prompts, scores them
+    /// and computes advantages here; ``trainingLoss(examples:stepExamples:scale:)`` then reads them.
+    /// Anything random must come from state that ``checkpointState()`` saves, so that `--resume`
+    /// produces the same batches bit for bit.
+    func prepareStep(_ step: Int, examples: [Int]) throws
+    /// State beyond the weights and the optimiser that a resumed run needs (a sampler's generator,
+    /// an adaptive KL controller), saved in each checkpoint's `trainer_state.json`; nil for none.
+    func checkpointState() -> JSONValue?
+    /// Restores what ``checkpointState()`` returned.
+    func restoreCheckpointState(_ state: JSONValue) throws
     /// Loss for the micro-batch `examples`, already multiplied by `scale`, and its metrics.
     /// `stepExamples` lists every example of the optimiser step, for terms normalised over the
     /// whole step.
@@ -34,6 +48,24 @@ public protocol TrainingObjective: AnyObject {
 }
 
 extension TrainingObjective {
+    /// Offline objectives read their batches from the data set.
+    public func prepareStep(_ step: Int, examples: [Int]) throws {}
+    /// Offline objectives have no state beyond weights and optimiser.
+    public func checkpointState() -> JSONValue? { nil }
+    public func restoreCheckpointState(_ state: JSONValue) throws {}
+
+    /// Runs the shared ``Trainer`` loop on this objective into `outputDirectory` (metrics.jsonl,
+    /// checkpoints, the final model), resuming from the newest checkpoint when `resume` is true.
+    @discardableResult
+    public func train(outputDirectory: URL, resume: Bool = false, progress: ((String) -> Void)? = nil,
+                      onLog: (([String: Double]) -> Void)? = nil, onStepEnd: ((Int) throws -> Void)? = nil) throws -> Trainer.Summary {
+        let trainer = Trainer(objective: self, configuration: trainingConfiguration, outputDirectory: outputDirectory)
+        if let progress { trainer.progress = progress }
+        trainer.onLog = onLog
+        trainer.onStepEnd = onStepEnd
+        return try trainer.train(resume: resume)
+    }
+
     /// Most objectives log only averages.
     public func completeMetrics(_ averages: inout [String: Double]) {}
     /// The index itself (objectives with data files name the row).

@@ -107,7 +107,10 @@ public final class Trainer {
         while step < total {
             let lr = configuration.learningRate * schedule.multiplier(step: step)
             optimizer.learningRate = lr
-            try runStep(examples: examples(forStep: step))
+            let stepExamples = examples(forStep: step)
+            // An online objective generates and scores this step's batch here.
+            try objective.prepareStep(step, examples: stepExamples)
+            try runStep(examples: stepExamples)
             step += 1
             if step == 1 || step % configuration.loggingSteps == 0 || step == total {
                 last = try writeLog(learningRate: lr, totalSteps: total)
@@ -309,15 +312,77 @@ public final class Trainer {
 
     // MARK: Checkpoints
 
-    /// The state that, with the model and optimiser tensors, resumes a run exactly.
-    struct State: Codable {
+    /// The state that, with the model and optimiser tensors, resumes a run exactly: written as
+    /// `trainer_state.json` with the project's JSON writer. Non-finite numbers (a metric window may
+    /// hold one) are kept as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+    struct State {
         var globalStep: Int
         var tokensSeen: Int
         var window: StepMetrics
         var windowTokens: Int
         var lastGradNorm: Float
         var optimizerScalars: [String: Double]
-        var configuration: TrainingConfiguration
+        /// The loop's settings, keyed as in YAML (for the record; resume uses the run's own).
+        var configuration: JSONValue
+        /// What ``TrainingObjective/checkpointState()`` returned.
+        var objectiveState: JSONValue?
+
+        var json: JSONValue {
+            var members: [(key: String, value: JSONValue)] = [
+                ("globalStep", .integer(globalStep)), ("tokensSeen", .integer(tokensSeen)),
+                ("window", .object([("sums", .object(window.sums.keys.sorted().map { key in
+                    (key, .array(window.sums[key]!.map(State.number)))
+                }))])),
+                ("windowTokens", .integer(windowTokens)), ("lastGradNorm", State.number(Double(lastGradNorm))),
+                ("optimizerScalars", .object(optimizerScalars.keys.sorted().map { ($0, State.number(optimizerScalars[$0]!)) })),
+                ("configuration", configuration),
+            ]
+            if let objectiveState { members.append(("objectiveState", objectiveState)) }
+            return .object(members)
+        }
+
+        init(globalStep: Int, tokensSeen: Int, window: StepMetrics, windowTokens: Int, lastGradNorm: Float,
+             optimizerScalars: [String: Double], configuration: JSONValue, objectiveState: JSONValue?) {
+            self.globalStep = globalStep; self.tokensSeen = tokensSeen; self.window = window; self.windowTokens = windowTokens
+            self.lastGradNorm = lastGradNorm; self.optimizerScalars = optimizerScalars; self.configuration = configuration
+            self.objectiveState = objectiveState
+        }
+
+        /// Reads a state; nil when a field is missing or of the wrong type.
+        init?(json: JSONValue) {
+            func integer(_ key: String) -> Int? { if case .number(let n)? = json[key] { return n.integer } else { return nil } }
+            guard let step = integer("globalStep"), let tokens = integer("tokensSeen"), let windowTokens = integer("windowTokens"),
+                  let norm = json["lastGradNorm"].flatMap(State.double),
+                  case .object(let sums)? = json["window"]?["sums"], case .object(let scalars)? = json["optimizerScalars"] else { return nil }
+            var window = StepMetrics()
+            for (key, value) in sums {
+                guard case .array(let pair) = value, pair.count == 2, let s = State.double(pair[0]), let w = State.double(pair[1]) else { return nil }
+                window.add(key, sum: s, weight: w)
+            }
+            var optimizerScalars: [String: Double] = [:]
+            for (key, value) in scalars {
+                guard let x = State.double(value) else { return nil }
+                optimizerScalars[key] = x
+            }
+            self.init(globalStep: step, tokensSeen: tokens, window: window, windowTokens: windowTokens, lastGradNorm: Float(norm),
+                      optimizerScalars: optimizerScalars, configuration: json["configuration"] ?? .null, objectiveState: json["objectiveState"])
+        }
+
+        static func number(_ x: Double) -> JSONValue {
+            if x.isNaN { return .string("NaN") }
+            if x.isInfinite { return .string(x > 0 ? "Infinity" : "-Infinity") }
+            return .number(JSONNumber(text: "\(x)"))
+        }
+
+        static func double(_ value: JSONValue) -> Double? {
+            switch value {
+            case .number(let n): return n.double
+            case .string("NaN"): return .nan
+            case .string("Infinity"): return .infinity
+            case .string("-Infinity"): return -.infinity
+            default: return nil
+            }
+        }
     }
 
     /// Writes `checkpoint-<step>` atomically: everything goes to a temporary folder that is
@@ -337,12 +402,9 @@ public final class Trainer {
         try SafetensorsWriter.write(tensors, metadata: ["format": "align-optimizer", "optimizer": configuration.optimizer.rawValue],
                                     to: temporary.appendingPathComponent("optimizer.safetensors"))
         let trainerState = State(globalStep: step, tokensSeen: tokensSeen, window: window, windowTokens: windowTokens,
-                                 lastGradNorm: lastGradNorm, optimizerScalars: state.scalars, configuration: configuration)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        // A metric window may hold a non-finite value (logged as null): keep it exactly.
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        try encoder.encode(trainerState).write(to: temporary.appendingPathComponent("trainer_state.json"))
+                                 lastGradNorm: lastGradNorm, optimizerScalars: state.scalars, configuration: configuration.settingValues,
+                                 objectiveState: objective.checkpointState())
+        try Data(JSONWriter.bytes(trainerState.json, indent: 2)).write(to: temporary.appendingPathComponent("trainer_state.json"))
         try Trainer.writeChecksums(of: temporary)
         try? fm.removeItem(at: final)
         try fm.moveItem(at: temporary, to: final)
@@ -425,14 +487,10 @@ public final class Trainer {
     private func restoreLatestCheckpoint() throws {
         guard let url = Trainer.latestCheckpoint(in: outputDirectory) else { throw TrainingError.noCheckpoint(outputDirectory) }
         try verifyChecksums(of: url)
-        let state: State
-        do {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-            state = try decoder.decode(State.self, from: Data(contentsOf: url.appendingPathComponent("trainer_state.json")))
-        } catch {
-            throw TrainingError.checkpoint(url.appendingPathComponent("trainer_state.json"),
-                                           "unreadable: not the trainer state this version of align writes")
+        let stateURL = url.appendingPathComponent("trainer_state.json")
+        guard let data = FileManager.default.contents(atPath: stateURL.path), let json = try? JSONReader.parse(data),
+              let state = State(json: json) else {
+            throw TrainingError.checkpoint(stateURL, "unreadable: not the trainer state this version of align writes")
         }
         try objective.loadModel(from: url)
         let file = try SafetensorsFile(url: url.appendingPathComponent("optimizer.safetensors"))
@@ -447,6 +505,7 @@ public final class Trainer {
         window = state.window
         windowTokens = state.windowTokens
         lastGradNorm = state.lastGradNorm
+        if let objectiveState = state.objectiveState { try objective.restoreCheckpointState(objectiveState) }
         try truncateMetrics(afterStep: step)
     }
 
