@@ -234,17 +234,17 @@ enum DatasetLoader {
 
     static func load<T>(_ url: URL, options: ReadOptions, accepting accepted: [DatasetFormat],
                         decode: (RowDecoder, DatasetFormat, Bool) throws -> T) throws -> Loaded<T> {
-        let rows = try RowReader.rows(of: url)
         var report = ReadReport()
         var examples: [T] = []
-        examples.reserveCapacity(rows.count)
         var format: DatasetFormat?
         var conversational = false
         var firstLocation = RowLocation(file: url.lastPathComponent, line: 1)
         // TRL's collators read `margin` for the batch when the first example has it, so once the first row
         // has one every row must.
         var needsMargin = false
-        for row in rows {
+        // Rows are judged as they are read, so without skipBadRows the first malformed row ends the read:
+        // the rest of the file is never parsed.
+        try RowReader.forEachRow(of: url) { row in
             report.totalRows += 1
             do {
                 let decoder = try RowDecoder(try row.value.get(), at: row.location)

@@ -122,10 +122,22 @@ enum RowReader {
     /// otherwise a JSON file. The JSON format is picked by the first non-whitespace byte: `[` is a JSON
     /// array of rows, anything else JSON Lines (one object per line, blank lines ignored).
     static func rows(of url: URL) throws -> [RawRow] {
+        var rows: [RawRow] = []
+        try forEachRow(of: url) { rows.append($0) }
+        return rows
+    }
+
+    /// Hands `url`'s rows to `body` in file order, as ``rows(of:)`` reads them, and stops as soon as
+    /// `body` throws. JSON Lines rows are parsed one at a time, so a strict reader that fails on line 3
+    /// never parses (nor holds) the rest of the file. A JSON array or Parquet file is read whole first:
+    /// a syntax error anywhere in an array, or a damaged Parquet file, is the file's error before any
+    /// of its rows is judged.
+    static func forEachRow(of url: URL, _ body: (RawRow) throws -> Void) throws {
         if let files = try parquetFiles(url) {
             var rows: [RawRow] = []
             for file in files { rows += try parquetRows(of: file) }
-            return rows
+            for row in rows { try body(row) }
+            return
         }
         let name = url.lastPathComponent
         let data: Data
@@ -134,7 +146,7 @@ enum RowReader {
         } catch {
             throw DatasetError(file: name, "cannot read the file: \(error.localizedDescription)")
         }
-        return try data.withUnsafeBytes { raw -> [RawRow] in
+        try data.withUnsafeBytes { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             var start = 0
             // A UTF-8 byte-order mark is allowed (some editors write one).
@@ -142,15 +154,17 @@ enum RowReader {
             var first = start
             while first < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[first]) { first += 1 }
             if first < bytes.count && bytes[first] == UInt8(ascii: "[") {
-                return try arrayRows(bytes, start: start, name: name)
+                for row in try arrayRows(bytes, start: start, name: name) { try body(row) }
+                return
             }
-            return lineRows(bytes, start: start, name: name)
+            try lineRows(bytes, start: start, name: name, body)
         }
     }
 
-    /// JSON Lines: each non-blank line is one row, parsed independently so a bad line spoils only itself.
-    static func lineRows(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, name: String) -> [RawRow] {
-        var rows: [RawRow] = []
+    /// JSON Lines: each non-blank line is one row, parsed independently so a bad line spoils only itself,
+    /// and handed to `body` before the next line is parsed.
+    static func lineRows(_ bytes: UnsafeBufferPointer<UInt8>, start: Int, name: String,
+                         _ body: (RawRow) throws -> Void) rethrows {
         var lineStart = start
         var line = 1
         let count = bytes.count
@@ -164,26 +178,26 @@ enum RowReader {
             if !blank {
                 let location = RowLocation(file: name, line: line)
                 if contentEnd - lineStart > maximumRowBytes {
-                    rows.append(RawRow(location: location, value: .failure(DatasetError(
+                    try body(RawRow(location: location, value: .failure(DatasetError(
                         location, "the row is \(contentEnd - lineStart) bytes; a row may have at most \(maximumRowBytes) (8 MiB)"))))
                     lineStart = lineEnd + 1
                     line += 1
                     continue
                 }
+                let value: Result<JSONValue, DatasetError>
                 do {
-                    let value = try JSONReader.parse(bytes, start: lineStart, end: contentEnd, options: .dataset)
-                    rows.append(RawRow(location: location, value: .success(value)))
+                    value = .success(try JSONReader.parse(bytes, start: lineStart, end: contentEnd, options: .dataset))
                 } catch let e as JSONSyntaxError {
-                    rows.append(RawRow(location: location, value: .failure(DatasetError(
-                        location, "invalid JSON at column \(e.column): \(e.message)"))))
+                    value = .failure(DatasetError(location, "invalid JSON at column \(e.column): \(e.message)"))
                 } catch {
-                    rows.append(RawRow(location: location, value: .failure(DatasetError(location, "\(error)"))))
+                    value = .failure(DatasetError(location, "\(error)"))
                 }
+                // Outside the `do`: an error `body` throws ends the read; it is not this row's parse error.
+                try body(RawRow(location: location, value: value))
             }
             lineStart = lineEnd + 1
             line += 1
         }
-        return rows
     }
 
     /// A JSON array: the elements are the rows. A syntax error inside the array ends it (no resync is

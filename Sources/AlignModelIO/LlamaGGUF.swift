@@ -114,7 +114,11 @@ public struct LlamaConfig: Equatable, Sendable {
         } else if let tokens = file.metadata["tokenizer.ggml.tokens"]?.arrayValue {
             vocabularySize = tokens.count
         } else if let embedding = file.tensor(named: "token_embd.weight") {
-            vocabularySize = embedding.shape[0]
+            // GGUF allows a tensor of no dimensions (a scalar); an embedding table must have rows.
+            guard let rows = embedding.shape.first else {
+                throw ModelIOError.malformed(path: path, reason: "token_embd.weight has no dimensions, so it gives no vocabulary size")
+            }
+            vocabularySize = rows
         } else {
             throw ModelIOError.malformed(path: path, reason: "cannot tell the vocabulary size (no \(prefix)vocab_size, tokens or token_embd.weight)")
         }

@@ -45,4 +45,36 @@ struct UntrustedInputTests {
         #expect(error?.path == url.path)
         #expect(error?.reason.contains("has shape [0, 8], which does not split into 2 heads") == true, "\(String(describing: error))")
     }
+
+    /// Found by FuzzGGUF: a llama GGUF with neither `vocab_size` nor a token list takes its vocabulary
+    /// size from `token_embd.weight`'s rows, and a tensor of no dimensions (GGUF allows a scalar)
+    /// trapped on `shape[0]`. Written by hand: GGUFWriter refuses zero-dimension tensors.
+    @Test("a llama GGUF whose token_embd.weight has no dimensions is refused, naming the file")
+    func ggufScalarTokenEmbedding() throws {
+        let folder = try makeTemporaryFolder()
+        defer { removeTemporaryFolder(folder) }
+        var bytes = Data("GGUF".utf8)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        func string(_ s: String) { u64(UInt64(s.utf8.count)); bytes.append(contentsOf: Array(s.utf8)) }
+        let integers: [(String, UInt32)] = [
+            ("llama.context_length", 64), ("llama.embedding_length", 8), ("llama.block_count", 1),
+            ("llama.feed_forward_length", 16), ("llama.attention.head_count", 2),
+        ]
+        u32(3)                                   // version
+        u64(1)                                   // tensors
+        u64(UInt64(1 + integers.count))          // metadata entries
+        string("general.architecture"); u32(8); string("llama")
+        for (key, value) in integers { string(key); u32(4); u32(value) }
+        string("token_embd.weight"); u32(0); u32(0); u64(0)  // no dimensions, F32, offset 0
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: (32 - bytes.count % 32) % 32))
+        u32(0)                                   // the scalar's one element
+        let url = folder.appendingPathComponent("scalar-embedding.gguf")
+        try bytes.write(to: url)
+        let file = try GGUFFile(url: url)
+        #expect(file.tensor(named: "token_embd.weight")?.shape == [])
+        let error = expectModelIOError { _ = try LlamaConfig(gguf: file) }
+        #expect(error?.path == url.path)
+        #expect(error?.reason.contains("token_embd.weight has no dimensions") == true, "\(String(describing: error))")
+    }
 }
