@@ -10,7 +10,7 @@ import AlignTensor
 /// finished rows are dropped with ``retainRows(_:)``. Alongside the tensors the cache keeps, per
 /// row, which slots hold real tokens (left padding is masked out) and how many real tokens it has
 /// seen, which is the rotary position of its next token.
-public final class KVCache {
+public final class LegacyKVCache {
     /// Token slots per row.
     public let capacity: Int
     /// Rows currently held.
@@ -114,12 +114,12 @@ extension LlamaForCausalLM {
     ///   - allPositions: return every new position's logits rather than only the last.
     /// - Returns: (batch, vocabulary) logits of each row's last new token, or (batch, count,
     ///   vocabulary) with `allPositions`. Inference only: no autograd graph is recorded.
-    public func logits(appending ids: [Int32], mask: [Float]? = nil, to cache: KVCache,
+    public func legacyLogits(appending ids: [Int32], mask: [Float]? = nil, to cache: LegacyKVCache,
                        allPositions: Bool = false) -> Tensor {
         withNoGrad { cachedForward(ids, mask: mask, cache: cache, allPositions: allPositions) }
     }
 
-    private func cachedForward(_ ids: [Int32], mask: [Float]?, cache: KVCache, allPositions: Bool) -> Tensor {
+    private func cachedForward(_ ids: [Int32], mask: [Float]?, cache: LegacyKVCache, allPositions: Bool) -> Tensor {
         let batch = cache.batch
         precondition(ids.count % batch == 0 && !ids.isEmpty, "\(ids.count) ids for \(batch) cached rows")
         let count = ids.count / batch

@@ -1,4 +1,5 @@
 import AlignKernels
+import AlignNN
 import AlignModels
 import AlignTensor
 import Foundation
