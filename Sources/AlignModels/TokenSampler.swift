@@ -54,7 +54,7 @@ public struct TokenSampler: Sendable {
     /// The next token: processes `logits` (in place, see ``process(_:seen:)``), then takes the
     /// argmax (greedy; the first of equal maxima) or samples from their softmax.
     public mutating func next(_ logits: inout [Float], seen: Set<Int32>) -> Int32 {
-        draw(&logits, seen: seen).id
+        draw(&logits, seen: seen, computingLogProbability: false).id
     }
 
     /// The next token with its log-probability under the processed distribution: processes
@@ -66,12 +66,20 @@ public struct TokenSampler: Sendable {
     /// the distribution the token was drawn from (after temperature, top-k, top-p and min-p);
     /// when greedy, the logits after the repetition penalty only.
     public mutating func draw(_ logits: inout [Float], seen: Set<Int32>) -> SampledToken {
+        draw(&logits, seen: seen, computingLogProbability: true)
+    }
+
+    /// ``draw(_:seen:)``; without `computingLogProbability` a greedy draw skips the pass over the
+    /// vocabulary its log-probability costs and reports 0 (sampling gets it for free).
+    private mutating func draw(_ logits: inout [Float], seen: Set<Int32>, computingLogProbability: Bool) -> SampledToken {
         process(&logits, seen: seen)
         var best = 0
         for i in 1..<logits.count where logits[i] > logits[best] { best = i }
         if config.isGreedy {
-            var lse: Float = 0
-            logits.withUnsafeBufferPointer { Kernels.logSumExpRows($0.baseAddress!, rows: 1, n: $0.count, &lse) }
+            var lse: Float = logits[best]
+            if computingLogProbability {
+                logits.withUnsafeBufferPointer { Kernels.logSumExpRows($0.baseAddress!, rows: 1, n: $0.count, &lse) }
+            }
             return SampledToken(id: Int32(best), logProbability: logits[best] - lse)
         }
         let m = logits[best]
