@@ -69,10 +69,15 @@ extension CausalLanguageModel {
         logits(fromHidden: hiddenStates(ids: ids, batch: batch, seq: seq, attentionMask: attentionMask, positions: nil))
     }
 
+    /// The LM head whatever `decoding` says: ``logits(fromHidden:)``.
     public func logits(fromHidden h: Tensor, decoding: Bool) -> Tensor { logits(fromHidden: h) }
 
+    /// No keys or values cached: ``KVCache/Layout/historyOnly``.
     public var keyValueLayout: KVCache.Layout { .historyOnly }
 
+    /// New tokens' final hidden states (cache.batch, count, hidden) by running the cache's whole
+    /// token history through ``hiddenStates(ids:batch:seq:attentionMask:positions:)`` again
+    /// (quadratic in the length; models with a cached forward replace this).
     public func hiddenStates(appending ids: [Int32], mask: [Float]?, to cache: KVCache) -> Tensor {
         withNoGrad {
             _ = cache.beginAppending(ids: ids, mask: mask)

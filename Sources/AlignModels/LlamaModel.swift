@@ -136,7 +136,7 @@ public final class LlamaForCausalLM: Module {
     }
 
     /// The LM head; with `decoding` (inference only) on the decoding kernel
-    /// (``AlignTensor/Tensor/decodingLinear(weight:bias:)``).
+    /// (``Tensor/decodingLinear(weight:bias:)``).
     public func logits(fromHidden h: Tensor, decoding: Bool) -> Tensor {
         decoding ? h.decodingLinear(weight: lmHead?.weight.value ?? embedTokens.weight.value) : logits(fromHidden: h)
     }

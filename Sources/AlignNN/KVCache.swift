@@ -123,8 +123,8 @@ public final class KVCache {
     }
 
     /// Every filled slot's token id, mask (1 real, 0 padding) and position, each laid out
-    /// (batch, length): what a model without a cached forward runs again
-    /// (``hiddenStates(ids:batch:seq:attentionMask:positions:)``-style).
+    /// (batch, length): what a model without a cached forward runs through its whole-sequence
+    /// forward again.
     public var history: (ids: [Int32], mask: [Float], positions: [Int32]) {
         var ids = [Int32](), mask = [Float](), positions = [Int32]()
         ids.reserveCapacity(batch * length); mask.reserveCapacity(batch * length); positions.reserveCapacity(batch * length)

@@ -22,7 +22,7 @@ public final class Linear: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.value, bias: bias?.value) }
 
     /// `self(x)`, or with `decoding` (x holds the few new rows of an incremental decoding step,
-    /// inference only) the same product through ``AlignTensor/Tensor/decodingLinear(weight:bias:)``.
+    /// inference only) the same product through ``Tensor/decodingLinear(weight:bias:)``.
     public func callAsFunction(_ x: Tensor, decoding: Bool) -> Tensor {
         decoding ? x.decodingLinear(weight: weight.value, bias: bias?.value) : self(x)
     }
