@@ -5,6 +5,7 @@
 //   AlignJSON                                                 (the one JSON reader/writer; no dependencies)
 //   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
 //   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
+//                                                             (models, KV-cached generation: below AlignTraining)
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
 //   AlignJSON + Yams -> AlignSettings                         (bounded YAML config files with key lines)
@@ -101,6 +102,7 @@ let package = Package(
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
         .testTarget(name: "AlignTensorBoardTests", dependencies: ["AlignTensorBoard", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignWorkflowsTests", dependencies: ["AlignWorkflows", "AlignHub", "AlignModels", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

@@ -212,9 +212,36 @@ func benchLlama(_ o: Options, peak: Double) throws {
     print("FLOPs counted: 6·(non-embedding parameters)·tokens + 14·L·B·H·T²·D (attention counted on the full T×T products: 4 forward, 10 backward with recompute, whether or not causal blocks are skipped)")
 }
 
+/// Best wall time of `steps` greedy decoding steps (argmax included) after a prefill of
+/// `prompts`, over `iterations` runs, through the model's cached forward.
+func decodeTime(_ model: some CausalLanguageModel, prompts: [[Int32]], steps: Int, iterations: Int) -> Double {
+    let batch = prompts.count, vocabulary = model.vocabularySize
+    var best = Double.infinity
+    for _ in 0..<max(1, iterations) {
+        withNoGrad {
+            let cache = KVCache(for: model, batch: batch, capacity: prompts[0].count + steps)
+            var logits = model.logits(appending: prompts.flatMap { $0 }, to: cache)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<steps {
+                // Greedy next tokens: the argmax is part of a real decoding step.
+                let next = (0..<batch).map { b -> Int32 in
+                    let row = logits.pointer + b * vocabulary
+                    var top = 0
+                    for i in 1..<vocabulary where row[i] > row[top] { top = i }
+                    return Int32(top)
+                }
+                logits = model.logits(appending: next, to: cache)
+            }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+    }
+    return best
+}
+
 /// Text generation with the KV cache on a random model of SmolLM2-135M's shape: prefill
 /// tokens/s for one 128-token prompt, decode tokens/s (new tokens over all rows) at batch 1 and 8,
-/// and the same through `generate` with nucleus sampling, so the sampler's cost shows.
+/// and the same through `generate` with nucleus sampling, so the sampler's cost shows. Then
+/// GPT-2 (124M shape) through the same generic path: decode at batch 8 and `generate`.
 func benchGeneration(_ o: Options) throws {
     let config = LlamaConfiguration(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
                                     numAttentionHeads: 9, numKeyValueHeads: 3, maxPositionEmbeddings: 512,
@@ -222,7 +249,9 @@ func benchGeneration(_ o: Options) throws {
     let model = try LlamaForCausalLM(config, seed: 0)
     let (promptLength, steps) = (128, 32)
     var g = RandomGenerator(seed: 3)
-    func prompt() -> [Int32] { (0..<promptLength).map { _ in Int32(g.nextInt(below: config.vocabSize)) } }
+    func prompt(_ vocabulary: Int = config.vocabSize) -> [Int32] {
+        (0..<promptLength).map { _ in Int32(g.nextInt(below: vocabulary)) }
+    }
     print("\n## Generation (KV cache): SmolLM2-135M shape, \(model.parameterCount) parameters, \(Threads.count) threads")
     print("| phase | batch | tokens | best time (s) | tokens/s |")
     print("|---|---|---|---|---|")
@@ -236,25 +265,7 @@ func benchGeneration(_ o: Options) throws {
     print("| prefill | 1 | \(promptLength) | \(fmt(prefill, 3)) | \(fmt(Double(promptLength) / prefill)) |")
     for batch in [1, 8] {
         let prompts = (0..<batch).map { _ in prompt() }
-        var best = Double.infinity
-        for _ in 0..<max(1, o.iterations) {
-            withNoGrad {
-                let cache = KVCache(for: model, batch: batch, capacity: promptLength + steps)
-                var logits = model.logits(appending: prompts.flatMap { $0 }, to: cache)
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                for _ in 0..<steps {
-                    // Greedy next tokens: the argmax is part of a real decoding step.
-                    let next = (0..<batch).map { b -> Int32 in
-                        let row = logits.pointer + b * config.vocabSize
-                        var top = 0
-                        for i in 1..<config.vocabSize where row[i] > row[top] { top = i }
-                        return Int32(top)
-                    }
-                    logits = model.logits(appending: next, to: cache)
-                }
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            }
-        }
+        let best = decodeTime(model, prompts: prompts, steps: steps, iterations: o.iterations)
         print("| decode (after a \(promptLength)-token prompt) | \(batch) | \(batch * steps) | \(fmt(best, 3)) | \(fmt(Double(batch * steps) / best)) |")
     }
     // The sampler alone on one vocabulary row, then end to end through generate(): prefill +
@@ -271,8 +282,15 @@ func benchGeneration(_ o: Options) throws {
         print("| sampler only (\(name)) | 1 | 10 | \(fmt(t, 4)) | \(fmt(10 / t)) |")
     }
     let prompts = (0..<8).map { _ in prompt() }
-    let whole = bestTime(1) { _ = generate(model: model, prompts: prompts, config: sampling) }
+    let whole = bestTime(1) { _ = model.generate(prompts: prompts, config: sampling) }
     print("| generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) |")
+
+    let gpt2 = try GPT2LMHeadModel(GPT2Configuration(vocabSize: 50257, nEmbd: 768, nHead: 12, nLayer: 12), seed: 0)
+    let gpt2Prompts = (0..<8).map { _ in prompt(50257) }
+    let gpt2Decode = decodeTime(gpt2, prompts: gpt2Prompts, steps: steps, iterations: min(o.iterations, 2))
+    print("| GPT-2 124M shape: decode (after a \(promptLength)-token prompt) | 8 | \(8 * steps) | \(fmt(gpt2Decode, 3)) | \(fmt(Double(8 * steps) / gpt2Decode)) |")
+    let gpt2Whole = bestTime(1) { _ = gpt2.generate(prompts: gpt2Prompts, config: sampling) }
+    print("| GPT-2 124M shape: generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(gpt2Whole, 3)) | \(fmt(Double(8 * steps) / gpt2Whole)) |")
 }
 
 if CommandLine.arguments.dropFirst().first == "parquet" {

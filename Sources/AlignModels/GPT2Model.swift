@@ -54,15 +54,24 @@ public final class GPT2Attention: Module {
         self.cAttn = cAttn; self.cProj = cProj; self.heads = heads; self.scale = scale
     }
 
-    /// x (batch, seq, hidden) → (batch, seq, hidden).
-    public func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
-        let hidden = cProj.weight.shape[0]
-        let qkv = cAttn(x)
+    /// x (batch, seq, hidden) → (batch, seq, hidden). With `cache` (incremental decoding,
+    /// inference only) x holds just the new tokens: their keys and values are appended to the
+    /// cache and their queries attend over all it holds (its mask replaces `keyMask`, which must
+    /// be nil).
+    public func callAsFunction(_ x: Tensor, keyMask: Tensor?, cache: KVCache.Layer? = nil) -> Tensor {
+        let hidden = cProj.weight.shape[0], decoding = cache != nil
+        let qkv = cAttn(x, decoding: decoding)                                   // (B, T, 3·hidden)
         let q = qkv.slice(axis: -1, start: 0, length: hidden)
         let k = qkv.slice(axis: -1, start: hidden, length: hidden)
         let v = qkv.slice(axis: -1, start: 2 * hidden, length: hidden)
-        let a = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads, keyMask: keyMask, scale: scale)
-        return cProj(a)
+        let a: Tensor
+        if let cache {
+            precondition(keyMask == nil, "a cached step takes its mask from the cache")
+            a = cache.attention(q: q, k: k, v: v, heads: heads, scale: scale)
+        } else {
+            a = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads, keyMask: keyMask, scale: scale)
+        }
+        return cProj(a, decoding: decoding)
     }
 
     /// Visits `c_attn.*` and `c_proj.*`.
@@ -84,8 +93,11 @@ public final class GPT2MLP: Module {
         self.cFc = cFc; self.cProj = cProj; self.activation = activation
     }
 
-    /// x (..., hidden) → (..., hidden).
-    public func callAsFunction(_ x: Tensor) -> Tensor { cProj(activation(cFc(x))) }
+    /// x (..., hidden) → (..., hidden); `decoding` runs the projections on the decoding kernel
+    /// (inference only).
+    public func callAsFunction(_ x: Tensor, decoding: Bool = false) -> Tensor {
+        cProj(activation(cFc(x, decoding: decoding)), decoding: decoding)
+    }
 
     /// Visits `c_fc.*` and `c_proj.*`.
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
@@ -105,9 +117,10 @@ public final class GPT2Block: Module {
     }
 
     /// x (batch, seq, hidden) → (batch, seq, hidden); `keyMask` (batch, seq) marks real tokens.
-    public func callAsFunction(_ x: Tensor, keyMask: Tensor?) -> Tensor {
-        let h = x + attn(ln1(x), keyMask: keyMask)
-        return h + mlp(ln2(h))
+    /// With `cache`, one incremental decoding step over the new tokens x (see ``GPT2Attention``).
+    public func callAsFunction(_ x: Tensor, keyMask: Tensor?, cache: KVCache.Layer? = nil) -> Tensor {
+        let h = x + attn(ln1(x), keyMask: keyMask, cache: cache)
+        return h + mlp(ln2(h), decoding: cache != nil)
     }
 
     /// Visits `ln_1.*`, `attn.*`, `ln_2.*` and `mlp.*`.
@@ -235,9 +248,41 @@ public final class GPT2LMHeadModel: Module {
         return lnF(h)
     }
 
+    /// New tokens through the same blocks on top of a ``KVCache`` (incremental decoding,
+    /// inference only): final hidden states (cache.batch, count, hidden). Positions count each
+    /// row's real tokens, as `generate()` passes them. See
+    /// ``CausalLanguageModel/hiddenStates(appending:mask:to:)``.
+    public func hiddenStates(appending ids: [Int32], mask: [Float]?, to cache: KVCache) -> Tensor {
+        let batch = cache.batch
+        precondition(!ids.isEmpty && ids.count % batch == 0, "\(ids.count) ids for \(batch) cached rows")
+        let count = ids.count / batch
+        // Checked in unchecked builds too: a position past wpe would read beyond it.
+        if cache.length + count > configuration.nPositions {
+            fatalError("\(cache.length) + \(count) tokens exceed n_positions \(configuration.nPositions)")
+        }
+        return withNoGrad {
+            let positions = cache.beginAppending(ids: ids, mask: mask)
+            var h = wte(ids, shape: [batch, count]) + wpe(positions, shape: [batch, count])   // (B, T, hidden)
+            for (i, block) in blocks.enumerated() { h = block(h, keyMask: nil, cache: cache.layer(i)) }
+            cache.endAppending()
+            return lnF(h)
+        }
+    }
+
+    /// What a ``KVCache`` holds per token: one layer per block, `n_head` × `n_embd / n_head`
+    /// keys and values.
+    public var keyValueLayout: KVCache.Layout {
+        KVCache.Layout(layers: blocks.count, kvHeads: configuration.nHead, headDim: configuration.headDim)
+    }
+
     /// The LM head applied to hidden states: logits (..., vocabulary).
     public func logits(fromHidden h: Tensor) -> Tensor {
         h.linear(weight: lmHead?.weight.value ?? wte.weight.value)
+    }
+
+    /// The LM head; with `decoding` (inference only) on the decoding kernel.
+    public func logits(fromHidden h: Tensor, decoding: Bool) -> Tensor {
+        decoding ? h.decodingLinear(weight: lmHead?.weight.value ?? wte.weight.value) : logits(fromHidden: h)
     }
 
     /// Logits (batch, seq, vocabulary).

@@ -102,9 +102,43 @@ public final class LlamaForCausalLM: Module {
         return norm(h)
     }
 
+    /// New tokens through the same decoder layers on top of a ``KVCache`` (incremental decoding,
+    /// inference only): final hidden states (cache.batch, count, hidden). See
+    /// ``CausalLanguageModel/hiddenStates(appending:mask:to:)``.
+    public func hiddenStates(appending ids: [Int32], mask: [Float]?, to cache: KVCache) -> Tensor {
+        let batch = cache.batch
+        precondition(!ids.isEmpty && ids.count % batch == 0, "\(ids.count) ids for \(batch) cached rows")
+        let count = ids.count / batch
+        // Checked in unchecked builds too: a position past the rotary table would read beyond it.
+        if cache.length + count > maxSequenceLength {
+            fatalError("\(cache.length) + \(count) tokens exceed the model's \(maxSequenceLength) positions")
+        }
+        return withNoGrad {
+            let positions = cache.beginAppending(ids: ids, mask: mask)
+            var h = embedTokens(ids, shape: [batch, count])                  // (B, T, hidden)
+            for (i, layer) in layers.enumerated() {
+                h = layer(h, rotary: rotary, positions: positions, keyMask: nil, cache: cache.layer(i))
+            }
+            cache.endAppending()
+            return norm(h)
+        }
+    }
+
+    /// What a ``KVCache`` holds per token: one layer per decoder layer, `num_key_value_heads` ×
+    /// `head_dim` keys and values.
+    public var keyValueLayout: KVCache.Layout {
+        KVCache.Layout(layers: layers.count, kvHeads: configuration.numKeyValueHeads, headDim: configuration.resolvedHeadDim)
+    }
+
     /// The LM head applied to hidden states: logits (..., vocabulary).
     public func logits(fromHidden h: Tensor) -> Tensor {
         h.linear(weight: lmHead?.weight.value ?? embedTokens.weight.value)
+    }
+
+    /// The LM head; with `decoding` (inference only) on the decoding kernel
+    /// (``Tensor/decodingLinear(weight:bias:)``).
+    public func logits(fromHidden h: Tensor, decoding: Bool) -> Tensor {
+        decoding ? h.decodingLinear(weight: lmHead?.weight.value ?? embedTokens.weight.value) : logits(fromHidden: h)
     }
 
     /// Logits (batch, seq, vocabulary).

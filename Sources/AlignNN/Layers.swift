@@ -21,6 +21,12 @@ public final class Linear: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.value, bias: bias?.value) }
 
+    /// `self(x)`, or with `decoding` (x holds the few new rows of an incremental decoding step,
+    /// inference only) the same product through ``Tensor/decodingLinear(weight:bias:)``.
+    public func callAsFunction(_ x: Tensor, decoding: Bool) -> Tensor {
+        decoding ? x.decodingLinear(weight: weight.value, bias: bias?.value) : self(x)
+    }
+
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         visit(prefix + "weight", weight)
         if let bias { visit(prefix + "bias", bias) }

@@ -27,14 +27,27 @@ public final class CausalSelfAttention: Module {
     /// x (batch, seq, hidden) → (batch, seq, hidden). `positions` has one id per token. With
     /// `packing`, x is packed (rows, hidden) without padding and rows attend as the packing says
     /// (separate sequences, or shared prefixes with branches).
+    ///
+    /// With `cache` (incremental decoding, inference only) x holds just the new tokens
+    /// (batch, count, hidden): their keys and values are appended to the cache and their queries
+    /// attend over everything it holds; the mask comes from the cache, so `keyMask` and `packing`
+    /// must be nil, and the projections run on the decoding kernel (``Linear/callAsFunction(_:decoding:)``).
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
-                               packing: SequencePacking? = nil) -> Tensor {
-        let q = qProj(x).rotary(rotary, positions: positions, heads: heads)
-        let k = kProj(x).rotary(rotary, positions: positions, heads: kvHeads)
-        let v = vProj(x)
-        let a = packing.map { Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, packing: $0) }
-            ?? Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask)
-        return oProj(a)
+                               packing: SequencePacking? = nil, cache: KVCache.Layer? = nil) -> Tensor {
+        let decoding = cache != nil
+        let q = qProj(x, decoding: decoding).rotary(rotary, positions: positions, heads: heads)   // (B, T, H·D)
+        let k = kProj(x, decoding: decoding).rotary(rotary, positions: positions, heads: kvHeads) // (B, T, Hkv·D)
+        let v = vProj(x, decoding: decoding)                                                       // (B, T, Hkv·D)
+        let a: Tensor
+        if let cache {
+            precondition(keyMask == nil && packing == nil, "a cached step takes its mask from the cache")
+            a = cache.attention(q: q, k: k, v: v, heads: heads)
+        } else if let packing {
+            a = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, packing: packing)
+        } else {
+            a = Tensor.causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask)
+        }
+        return oProj(a, decoding: decoding)
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
@@ -60,8 +73,10 @@ public final class GatedMLP: Module {
         self.gateProj = gateProj; self.upProj = upProj; self.downProj = downProj
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        downProj(Tensor.swiGLU(gate: gateProj(x), up: upProj(x)))
+    /// x (..., hidden) → (..., hidden); `decoding` runs the projections on the decoding kernel
+    /// (``Linear/callAsFunction(_:decoding:)``, inference only).
+    public func callAsFunction(_ x: Tensor, decoding: Bool = false) -> Tensor {
+        downProj(Tensor.swiGLU(gate: gateProj(x, decoding: decoding), up: upProj(x, decoding: decoding)), decoding: decoding)
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
@@ -91,11 +106,13 @@ public final class DecoderLayer: Module {
         self.postAttentionLayerNorm = postAttentionLayerNorm; self.mlp = mlp
     }
 
+    /// x (batch, seq, hidden) → (batch, seq, hidden), as ``CausalSelfAttention`` describes the
+    /// arguments; with `cache`, one incremental decoding step over the new tokens x.
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
-                               packing: SequencePacking? = nil) -> Tensor {
+                               packing: SequencePacking? = nil, cache: KVCache.Layer? = nil) -> Tensor {
         let h = x + selfAttention(inputLayerNorm(x), rotary: rotary, positions: positions, keyMask: keyMask,
-                                  packing: packing)
-        return h + mlp(postAttentionLayerNorm(h))
+                                  packing: packing, cache: cache)
+        return h + mlp(postAttentionLayerNorm(h), decoding: cache != nil)
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {

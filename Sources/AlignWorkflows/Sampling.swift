@@ -10,7 +10,8 @@ public struct SampledCompletion: Sendable, Codable, Hashable {
     public var ids: [Int32]
 }
 
-/// Batched sampling of continuations with the KV cache (``generate(model:prompts:config:)``).
+/// Text in, text out over the model's batched, KV-cached generation
+/// (``AlignModels/CausalLanguageModel/generate(prompts:config:streams:)``), for every architecture.
 public enum CompletionSampler {
     /// `perPrompt` continuations of each prompt, as text and ids (EOS and anything after a stop
     /// string removed). Rows run `batchSize` at a time; results depend only on the seed, the prompts
@@ -20,13 +21,11 @@ public enum CompletionSampler {
                               temperature: Float, topK: Int = 0, topP: Float = 1, seed: UInt64,
                               batchSize: Int = 16, stopAtNewline: Bool = true,
                               progress: ((Int, Int) -> Void)? = nil) throws -> [[SampledCompletion]] {
-        guard let llama = bundle.model as? LlamaForCausalLM else {
-            throw WorkflowError("sampling supports Llama-family models (got \(type(of: bundle.model)))")
-        }
+        let model = bundle.model
         let tokenizer = bundle.tokenizer
         let encoded = prompts.map { tokenizer.encode($0, addSpecialTokens: true).map(Int32.init) }
         if let empty = encoded.firstIndex(where: \.isEmpty) { throw WorkflowError("prompt \(empty) tokenises to nothing") }
-        try promptsFit(encoded, model: llama)
+        try promptsFit(encoded, model: model)
         try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP)
         var rows: [(prompt: Int, ids: [Int32])] = []
         for (i, ids) in encoded.enumerated() { for _ in 0..<perPrompt { rows.append((i, ids)) } }
@@ -40,9 +39,9 @@ public enum CompletionSampler {
             let config = GenerationConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP,
                                           eosTokenIDs: eos, padTokenID: bundle.padID,
                                           seed: seed &+ UInt64(start) &* 0x9E37_79B9, shouldStop: stop)
-            let outputs = withNoGrad { generate(model: llama, prompts: chunk.map(\.ids), config: config) }
+            let outputs = model.generate(prompts: chunk.map(\.ids), config: config)
             for (row, new) in zip(chunk, outputs) {
-                var ids = new
+                var ids = new.tokens
                 if let last = ids.last, eos.contains(last) { ids.removeLast() }
                 var text = tokenizer.decode(ids.map(Int.init), skipSpecialTokens: true)
                 if stopAtNewline, let nl = text.firstIndex(of: "\n") {

@@ -93,6 +93,8 @@ import TestSupport
         try promptsFit([[1, 2, 3]], model: model)
         let out = withNoGrad { generate(model: model, prompts: [[1, 2, 3]], config: GenerationConfig(maxNewTokens: 100)) }
         #expect(out[0].count == 6)   // positions 3...7 fed back, plus the token predicted at position 7
+        #expect(model.generate(prompts: [[1, 2, 3]], config: GenerationConfig(maxNewTokens: 100))[0].finishReason == .positionLimit)
+        #expect(model.generate(prompts: [[1, 2, 3]], config: GenerationConfig(maxNewTokens: 6))[0].finishReason == .maxNewTokens)
         #expect(throws: ModelError.self) { try GenerationConfig.validate(maxNewTokens: 10, temperature: .nan) }
         #expect(throws: ModelError.self) { try GenerationConfig.validate(maxNewTokens: 10, temperature: 1, topP: 0) }
     }

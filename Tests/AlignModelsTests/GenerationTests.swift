@@ -1,4 +1,5 @@
 import AlignKernels
+import AlignNN
 import AlignModels
 import AlignTensor
 import Foundation
@@ -6,7 +7,7 @@ import Testing
 import TestSupport
 
 /// One case of Tests/Fixtures/generation/<model>.json (scripts/fixtures/make_generation_goldens.py).
-private struct GenerationCase: Decodable {
+struct GenerationCase: Decodable {
     var name: String
     var prompts: [[Int32]]
     var maxNewTokens: Int
@@ -24,11 +25,13 @@ private struct GenerationGoldens: Decodable {
     var cases: [GenerationCase]
 }
 
-private func loadModel(_ name: String) throws -> LlamaForCausalLM {
-    try LlamaForCausalLM(directory: fixturesDirectory.appendingPathComponent("models/\(name)"))
+/// A tiny checkpoint of Tests/Fixtures/models: GPT-2 for "gpt2", the Llama family otherwise.
+func loadTinyModel(_ name: String) throws -> any CausalLanguageModel {
+    let folder = fixturesDirectory.appendingPathComponent("models/\(name)")
+    return name == "gpt2" ? try GPT2LMHeadModel(directory: folder) : try LlamaForCausalLM(directory: folder)
 }
 
-private func loadGoldens(_ name: String) throws -> [GenerationCase] {
+func loadGenerationGoldens(_ name: String) throws -> [GenerationCase] {
     let data = try Data(contentsOf: fixturesDirectory.appendingPathComponent("generation/\(name).json"))
     return try JSONDecoder().decode(GenerationGoldens.self, from: data).cases
 }
@@ -46,7 +49,7 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
     /// Feeds `chunks` (token counts per call; prefill first) through the cache greedily and checks
     /// each call's logits against the full-sequence forward at the same positions.
     private func checkCachedLogits(_ name: String, prompts: [[Int32]], chunks: [Int], steps: Int) throws {
-        let model = try loadModel(name)
+        let model = try loadTinyModel(name)
         let vocab = model.vocabularySize
         let batch = prompts.count, width = prompts.map(\.count).max()!
         var rows = prompts.map { [Int32](repeating: 0, count: width - $0.count) + $0 }
@@ -77,7 +80,14 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
         }
         #expect(cache.length == width + steps)
         let seq = width + steps
-        let full = withNoGrad { model.logits(ids: rows.flatMap { $0 }, batch: batch, seq: seq, attentionMask: masks.flatMap { $0 }) }
+        // Positions counted over the real tokens, as the cache numbers them (GPT-2's forward
+        // would otherwise start every row at 0, padding included).
+        let mask = masks.flatMap { $0 }
+        let positions = LlamaForCausalLM.defaultPositions(batch: batch, seq: seq, attentionMask: mask)
+        let full = withNoGrad {
+            model.logits(fromHidden: model.hiddenStates(ids: rows.flatMap { $0 }, batch: batch, seq: seq,
+                                                        attentionMask: mask, positions: positions))
+        }
         for b in 0..<batch {
             for t in 0..<seq where masks[b][t] != 0 {
                 let expected = Array(UnsafeBufferPointer(start: full.pointer + (b * seq + t) * vocab, count: vocab))
@@ -86,15 +96,16 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
         }
     }
 
-    @Test(arguments: ["llama", "llama_tied_gqa", "qwen2", "mistral"])
+    @Test(arguments: ["llama", "llama_tied_gqa", "qwen2", "mistral", "gpt2"])
     func cachedLogitsMatchFullForwardOnLeftPaddedBatch(_ name: String) throws {
         try checkCachedLogits(name, prompts: [[5, 17, 99, 140, 3, 250, 61], [44, 8, 201], [7, 7, 123, 90, 11]],
                               chunks: [7], steps: 8)
     }
 
-    @Test func cachedLogitsMatchWhenThePromptArrivesInChunks() throws {
+    @Test(arguments: ["llama_tied_gqa", "gpt2"])
+    func cachedLogitsMatchWhenThePromptArrivesInChunks(_ name: String) throws {
         // Later chunks of several tokens exercise the cached kernel with many queries and a past.
-        try checkCachedLogits("llama_tied_gqa", prompts: [[5, 17, 99, 140, 3, 250, 61, 12, 13], [44, 8, 201, 77, 9, 31]],
+        try checkCachedLogits(name, prompts: [[5, 17, 99, 140, 3, 250, 61, 12, 13], [44, 8, 201, 77, 9, 31]],
                               chunks: [3, 4, 2], steps: 4)
     }
 
@@ -150,10 +161,10 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
 
     // MARK: Greedy parity with transformers
 
-    @Test(arguments: ["llama", "llama_tied_gqa", "qwen2", "mistral"])
+    @Test(arguments: ["llama", "llama_tied_gqa", "qwen2", "mistral", "gpt2"])
     func greedyGenerationMatchesTransformers(_ name: String) throws {
-        let model = try loadModel(name)
-        for c in try loadGoldens(name) {
+        let model = try loadTinyModel(name)
+        for c in try loadGenerationGoldens(name) {
             let config = GenerationConfig(maxNewTokens: c.maxNewTokens, repetitionPenalty: c.repetitionPenalty,
                                           eosTokenIDs: Set(c.eosTokenIds))
             let got = generate(model: model, prompts: c.prompts, config: config)
@@ -166,18 +177,25 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
     }
 
     @Test func stopCallbackEndsOnlyItsRow() throws {
-        let model = try loadModel("qwen2")
-        let c = try loadGoldens("qwen2")[0]
+        let model = try loadTinyModel("qwen2")
+        let c = try loadGenerationGoldens("qwen2")[0]
         let config = GenerationConfig(maxNewTokens: c.maxNewTokens, eosTokenIDs: Set(c.eosTokenIds),
                                       shouldStop: { row, tokens in row == 0 && tokens.count == 3 })
-        let got = generate(model: model, prompts: c.prompts, config: config)
-        #expect(got == [Array(c.expected[0].prefix(3)), c.expected[1]])
+        let got = model.generate(prompts: c.prompts, config: config)
+        #expect(got.map(\.tokens) == [Array(c.expected[0].prefix(3)), c.expected[1]])
+        #expect(got.map(\.finishReason) == [.stopCondition, .maxNewTokens])
+        // The EOS case: row 0 ends on its EOS, row 1 runs to the limit.
+        let eos = try loadGenerationGoldens("qwen2")[1]
+        let stopped = model.generate(prompts: eos.prompts, config: GenerationConfig(maxNewTokens: eos.maxNewTokens,
+                                                                                    eosTokenIDs: Set(eos.eosTokenIds)))
+        #expect(stopped.map(\.tokens) == eos.expected)
+        #expect(stopped.map(\.finishReason) == [.endOfSequence, .maxNewTokens])
     }
 
     // MARK: Sampling
 
     @Test func seededSamplingIsReproducible() throws {
-        let model = try loadModel("llama_tied_gqa")
+        let model = try loadTinyModel("llama_tied_gqa")
         let prompts: [[Int32]] = [[5, 17, 99, 140], [44, 8]]
         let config = GenerationConfig(maxNewTokens: 12, temperature: 1, seed: 42)
         let first = generate(model: model, prompts: prompts, config: config)
@@ -190,8 +208,8 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
     }
 
     @Test func topKOneAndTinyTemperatureEqualGreedy() throws {
-        let model = try loadModel("mistral")
-        let c = try loadGoldens("mistral")[0]
+        let model = try loadTinyModel("mistral")
+        let c = try loadGenerationGoldens("mistral")[0]
         let greedy = GenerationConfig(maxNewTokens: c.maxNewTokens, eosTokenIDs: Set(c.eosTokenIds))
         let expected = generate(model: model, prompts: c.prompts, config: greedy)
         #expect(expected == c.expected)
