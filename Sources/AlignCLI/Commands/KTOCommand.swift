@@ -52,7 +52,8 @@ struct KTOCommand: ParsableCommand {
         let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
         note("loading \(run.model)")
         let policy = try ModelBundle(path: modelPath)
-        let reference = try ModelBundle(path: refModelPath ?? modelPath)
+        // Only the reference's weights are loaded: it shares the policy's tokenizer and chat template.
+        let reference = try policy.withModel(loadedFrom: refModelPath)
         reference.model.freeze()
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength)

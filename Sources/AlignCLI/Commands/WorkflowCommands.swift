@@ -122,7 +122,8 @@ struct EvalCommand: ParsableCommand {
         let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
         let modelPath = try resolveModelPath(model, flag: "--model")
         let policy = try ModelBundle(path: modelPath)
-        let reference = try ModelBundle(path: refModel.map { try resolveModelPath($0, flag: "--ref-model") } ?? modelPath)
+        // Without --ref-model the reference is a second load of the policy's weights (sharing its tokenizer).
+        let reference = try refModel.map { try ModelBundle(path: resolveModelPath($0, flag: "--ref-model")) } ?? policy.withModel()
         let texts = try readPrompts(prompts)
         let refSamples = try CompletionSampler.sample(bundle: reference, prompts: texts, perPrompt: 1, maxNewTokens: maxNewTokens,
                                                       temperature: temperature, seed: seed &+ 1).map { $0[0] }
