@@ -1,8 +1,6 @@
 import AlignData
 import AlignHub
 import AlignKernels
-import AlignTemplates
-import AlignTokenizers
 import AlignSettings
 import AlignTraining
 import ArgumentParser
@@ -15,7 +13,7 @@ struct RewardCommand: ParsableCommand {
         commandName: "reward",
         abstract: "Train a Bradley–Terry reward model on preference pairs.",
         discussion: """
-            --model is a causal-LM folder (a fresh score head is initialised) or a sequence-classification \
+            --model is a causal-LM folder or .gguf (a fresh score head is initialised) or a sequence-classification \
             folder (training continues). Data rows: {"prompt","chosen","rejected"} or {"chosen","rejected"}, \
             with an optional numeric "margin". Pairs longer than --max-length are dropped, as TRL does. \
             Writes OUTPUT/metrics.jsonl (loss, accuracy, margin, rewards/chosen, rewards/rejected, ...) and \
@@ -41,20 +39,12 @@ struct RewardCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(RewardConfiguration.self, extra: extraOverrides())
-        let source = URL(fileURLWithPath: try run.modelPath)
+        let modelPath = try run.modelPath
         let dataURL = try run.dataURL, evalDataURL = try run.evalDataURL
-        guard source.pathExtension.lowercased() != "gguf" else {
-            throw ValidationErrorMessage("align reward needs a Hugging Face folder (a reward model is saved in the sequence-classification layout)")
-        }
         note("loading \(run.model)")
-        let tokenizer = try Tokenizer(directory: source)
-        var context: [String: TemplateValue] = [:]
-        if let bos = tokenizer.bosToken { context["bos_token"] = .string(bos) }
-        if let eos = tokenizer.eosToken { context["eos_token"] = .string(eos) }
-        let chatTemplate = try tokenizer.chatTemplate.map { try ChatTemplate($0, defaultContext: context, origin: tokenizer.chatTemplateOrigin) }
-        let model = try RewardModel(directory: source, padTokenID: Int32(tokenizer.padTokenID ?? tokenizer.eosTokenID ?? 0),
-                                    seed: config.training.seed)
-        let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: chatTemplate)
+        let bundle = try RewardModelBundle(path: modelPath, seed: config.training.seed)
+        let model = bundle.model
+        let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         func prepare(_ url: URL, _ name: String) throws -> [TokenizedPair] {
             let dataset = try PreferenceDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
             if dataset.report.skippedRows > 0 { note("\(name): skipped \(dataset.report.skippedRows) malformed rows") }
@@ -66,7 +56,7 @@ struct RewardCommand: ParsableCommand {
         let train = try prepare(dataURL, "train")
         let eval = try evalDataURL.map { try prepare($0, "eval") } ?? []
         let trainer = try RewardTrainer(model: model, configuration: config, trainPairs: train, evalPairs: eval) {
-            try model.save(to: $0, sourceDirectory: source)
+            try bundle.save(to: $0)
         }
         note("training \(config.training.totalSteps(examples: train.count)) steps: lr \(config.training.learningRate), \(config.training.batchSize)×\(config.training.gradientAccumulationSteps) pairs per step, \(Threads.count) threads")
         let summary = try trainer.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())

@@ -73,10 +73,9 @@ struct JudgeCommand: ParsableCommand {
             let vader = try VaderSentiment(cacheDirectory: assetCache)
             scoreAll = { prompt, completions in completions.map { vader.unroundedScores(prompt + $0).compound } }
         } else {
-            let folder = URL(fileURLWithPath: try resolveModelPath(reward, flag: "--reward"))
-            let tokenizer = try Tokenizer(directory: folder)
-            let model = try RewardModel(directory: folder, padTokenID: tokenizer.padTokenID.map(Int32.init) ?? tokenizer.eosTokenID.map(Int32.init))
-            let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: nil)
+            let bundle = try RewardModelBundle(path: try resolveModelPath(reward, flag: "--reward"))
+            let model = bundle.model
+            let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: nil)
             scoreAll = { prompt, completions in
                 try withNoGrad {
                     try model.score(prompt: .text(prompt), completions: completions.map { .text($0) }, encoder: encoder).map(Double.init)
