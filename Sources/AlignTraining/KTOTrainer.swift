@@ -337,6 +337,6 @@ public final class KTOTrainer: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.loadHuggingFaceFolder(policy, from: directory)
+        try policy.loadWeights(from: directory)
     }
 }

@@ -225,6 +225,6 @@ public final class SFTTrainer: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.loadHuggingFaceFolder(model, from: directory)
+        try model.loadWeights(from: directory)
     }
 }
