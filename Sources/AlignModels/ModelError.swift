@@ -5,9 +5,13 @@ import Foundation
 
 /// Errors raised while building or running a model.
 public enum ModelError: Error, CustomStringConvertible {
+    /// An architecture, setting or operation Align does not implement, described.
     case unsupported(String)
+    /// A weight the configuration implies is missing from the source (by Hugging Face name).
     case missingWeight(String)
+    /// A weight whose shape is not the one the configuration implies.
     case shapeMismatch(name: String, expected: [Int], found: [Int])
+    /// A file that cannot be read or does not fit the model, with why.
     case unreadable(path: String, reason: String)
     /// A configuration value out of range or inconsistent: `key` names the `config.json` key (or
     /// GGUF metadata key).
@@ -19,6 +23,7 @@ public enum ModelError: Error, CustomStringConvertible {
         return self
     }
 
+    /// The message, naming the file or weight concerned.
     public var description: String {
         switch self {
         case let .unsupported(what): return "unsupported: \(what)"
