@@ -266,7 +266,8 @@ public struct GGUFFile: @unchecked Sendable {
 
     /// Dequantises tensor `name` to fp32. The shape is in PyTorch order (outermost first), so a
     /// GGUF matrix with `ne = [in, out]` comes back as `[out, in]`, the `nn.Linear` layout.
-    /// No renaming or un-permutation is done here; see ``LlamaGGUF`` for that.
+    /// No renaming or un-permutation is done here: that is the architectures' weight mappings' job
+    /// (AlignModels' `LlamaWeightMapping`).
     public func loadFloat32(_ name: String) throws -> (shape: [Int], storage: TensorStorage) {
         guard let info = tensor(named: name) else { throw ModelIOError.tensorNotFound(path: url.path, name: name) }
         guard info.type.canDequantize else {

@@ -1,4 +1,5 @@
 import AlignModelIO
+import AlignNN
 import AlignTensor
 import Foundation
 
@@ -30,8 +31,9 @@ public struct CheckpointWeights {
         ([name] + aliases(name)).first { checkpoint.info($0) != nil }
     }
 
-    /// Loads `name` as fp32 after checking its dtype and shape against `shape`.
-    public func load(_ name: String, _ shape: [Int]) throws -> Tensor {
+    /// Checks from the header alone that `name` is stored (under it or an alias) as floating point
+    /// with `shape`; returns the stored name.
+    public func check(_ name: String, _ shape: [Int]) throws -> String {
         guard let stored = storedName(name), let info = checkpoint.info(stored) else {
             throw ModelError.unreadable(path: directory.path, reason: "the checkpoint has no tensor \(name), which config.json implies")
         }
@@ -43,8 +45,33 @@ public struct CheckpointWeights {
             throw ModelError.unreadable(path: directory.appendingPathComponent(fileName(of: stored)).path,
                                         reason: "tensor \(stored) has shape \(info.shape), config.json implies \(shape)")
         }
+        return stored
+    }
+
+    /// Loads `name` as fp32 after checking its dtype and shape against `shape`.
+    public func load(_ name: String, _ shape: [Int]) throws -> Tensor {
+        let stored = try check(name, shape)
         let (_, storage) = try checkpoint.loadFloat32(stored)
         return Tensor(storage: storage, shape: shape)
+    }
+
+    /// Restores every parameter of `module` in place (tied parameters once, under their first
+    /// name), keeping each parameter's identity: what resuming from a checkpoint needs, without
+    /// building a second model. Every tensor is checked (present, floating point, the expected
+    /// shape) before any value is replaced, so a checkpoint that does not fit leaves the module as
+    /// it was. `transposed` names parameters stored as the transpose of their in-memory layout
+    /// (GPT-2's Conv1D weights).
+    public func restore(_ module: Module, transposed: Set<String> = []) throws {
+        var seen = Set<ObjectIdentifier>()
+        let targets = module.namedParameters().filter { seen.insert(ObjectIdentifier($0.parameter)).inserted }.map { name, parameter in
+            (name: name, parameter: parameter, transposed: transposed.contains(name),
+             storedShape: transposed.contains(name) ? Array(parameter.shape.reversed()) : parameter.shape)
+        }
+        for target in targets { _ = try check(target.name, target.storedShape) }
+        for target in targets {
+            let value = try load(target.name, target.storedShape)
+            target.parameter.assign(target.transposed ? withNoGrad { value.transposed().copy() } : value)
+        }
     }
 
     /// Checks that the checkpoint holds exactly `layers` numbered blocks under `prefix`

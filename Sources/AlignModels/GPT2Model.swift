@@ -157,12 +157,6 @@ public final class GPT2LMHeadModel: Module {
     /// nil when the LM head is tied to ``wte`` (GPT-2's default).
     public let lmHead: Linear?
 
-    /// Hugging Face names of the Conv1D weights of block `layer`, stored (in, out) on disk.
-    static func conv1DWeightNames(layer: Int) -> [String] {
-        let p = "transformer.h.\(layer)."
-        return [p + "attn.c_attn.weight", p + "attn.c_proj.weight", p + "mlp.c_fc.weight", p + "mlp.c_proj.weight"]
-    }
-
     /// Builds the model with every tensor taken from `weights`, by Hugging Face name and in
     /// Hugging Face's *on-disk* shape: Conv1D weights are requested as (in, out) and transposed
     /// here into `Linear`'s layout.
@@ -213,19 +207,6 @@ public final class GPT2LMHeadModel: Module {
             let isResidual = name.hasSuffix("c_proj.weight")
             return Tensor.randomNormal(shape, std: isResidual ? residualStd : std, generator: &g)
         }
-    }
-
-    /// Loads a Hugging Face GPT-2 folder (`config.json` + `model.safetensors` or shards).
-    /// Every tensor is checked for presence and shape. Checkpoints written by older transformers
-    /// may also hold the `attn.bias` / `attn.masked_bias` causal-mask buffers; they are ignored.
-    public convenience init(directory: URL) throws {
-        let configuration = try GPT2Configuration(contentsOf: directory.appendingPathComponent("config.json"))
-        var weights = try CheckpointWeights(directory: directory)
-        // Some GPT-2 checkpoints (the original `gpt2` upload) name tensors without "transformer.".
-        weights.aliases = { $0.hasPrefix("transformer.") ? [String($0.dropFirst("transformer.".count))] : [] }
-        try weights.checkLayerCount(prefix: "transformer.h.", key: "n_layer", layers: configuration.nLayer)
-        try weights.checkTiedHead(tied: configuration.tieWordEmbeddings, headName: "lm_head.weight")
-        try self.init(configuration, weights: weights.load)
     }
 
     /// Final hidden states (batch, seq, hidden) for token ids laid out (batch, seq).

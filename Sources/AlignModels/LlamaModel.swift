@@ -63,16 +63,6 @@ public final class LlamaForCausalLM: Module {
         }
     }
 
-    /// Loads a Hugging Face model folder (`config.json` + `model.safetensors` or shards).
-    /// Every tensor is checked for presence and shape; a tied LM head may be absent.
-    public convenience init(directory: URL) throws {
-        let configuration = try LlamaConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
-        let weights = try CheckpointWeights(directory: directory)
-        try weights.checkLayerCount(prefix: "model.layers.", key: "num_hidden_layers", layers: configuration.numHiddenLayers)
-        try weights.checkTiedHead(tied: configuration.tieWordEmbeddings, headName: "lm_head.weight")
-        try self.init(configuration, weights: weights.load)
-    }
-
     /// Final hidden states (batch, seq, hidden) for token ids laid out (batch, seq).
     /// - Parameters:
     ///   - attentionMask: optional (batch, seq) with 1 for tokens and 0 for padding.

@@ -4,7 +4,10 @@ import AlignNN
 import AlignTensor
 import Foundation
 
-/// A causal LM that can be written as a Hugging Face model folder (`save_pretrained` layout).
+/// A causal LM stored as a Hugging Face model folder (`save_pretrained` layout): each architecture's
+/// weight mapping (`Llama/LlamaWeightMapping.swift`, `GPT2/GPT2WeightMapping.swift`) says how its
+/// parameters are named and laid out on disk, which is all that loading, saving and restoring a
+/// checkpoint in place need.
 public protocol HuggingFaceCausalLanguageModel: CausalLanguageModel {
     /// `config.json` generated from the model's configuration, with Hugging Face's key names.
     func huggingFaceConfiguration() throws -> JSONDocument
@@ -13,6 +16,29 @@ public protocol HuggingFaceCausalLanguageModel: CausalLanguageModel {
     func huggingFaceTensors() -> [SafetensorsWriter.Tensor]
     /// The `bos`/`eos`/`pad` token ids for a generated `generation_config.json`.
     var generationTokenIDs: (bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?) { get }
+    /// The transformers class of this architecture with a sequence-classification head
+    /// (`LlamaForSequenceClassification`, ...): a reward model's `architectures`.
+    var sequenceClassificationClassName: String { get }
+    /// The checkpoint of a folder saved from this model (headers only), opened with the names this
+    /// architecture's checkpoints use and checked to hold exactly this model's layers.
+    func checkpointWeights(in directory: URL) throws -> CheckpointWeights
+    /// Parameters whose checkpoint layout is the transpose of the model's (GPT-2's Conv1D weights).
+    var transposedParameterNames: Set<String> { get }
+}
+
+extension CausalLanguageModel {
+    /// Restores this model's weights in place from a Hugging Face folder saved from a model of the
+    /// same configuration (a training checkpoint): every parameter is found by name, checked
+    /// (floating-point dtype, shape, the checkpoint's layer count) before any is replaced, and
+    /// loaded into the existing parameter, so optimiser state and references to the parameters
+    /// stay valid and no second model is built. File checksums are the caller's (the trainer
+    /// verifies `checksums.json` first).
+    public func loadWeights(from directory: URL) throws {
+        guard let model = self as? any HuggingFaceCausalLanguageModel else {
+            throw ModelError.unsupported("restoring \(type(of: self)) from a Hugging Face folder")
+        }
+        try model.checkpointWeights(in: directory).restore(model, transposed: model.transposedParameterNames)
+    }
 }
 
 /// A parameter's value as a writer tensor, sharing its storage when that is already exactly the
@@ -20,53 +46,6 @@ public protocol HuggingFaceCausalLanguageModel: CausalLanguageModel {
 func writerTensor(_ name: String, _ value: Tensor) -> SafetensorsWriter.Tensor {
     let plain = value.offset == 0 && value.storage.count == value.count ? value : withNoGrad { value.copy() }
     return SafetensorsWriter.Tensor(name: name, shape: plain.shape, storage: plain.storage)
-}
-
-extension LlamaForCausalLM: HuggingFaceCausalLanguageModel {
-    /// `config.json` for this model: its configuration plus the settings transformers would write
-    /// that Align does not model (`hidden_act`, `dtype`).
-    public func huggingFaceConfiguration() throws -> JSONDocument {
-        var document = try JSONDocument(encoding: configuration)
-        document.set("hidden_act", string: "silu")
-        document.set("dtype", string: "float32")
-        return document
-    }
-
-    /// Every parameter under its Hugging Face name; a tied LM head is not written (transformers
-    /// 5 `save_pretrained` drops `lm_head.weight` and re-ties it on load).
-    public func huggingFaceTensors() -> [SafetensorsWriter.Tensor] {
-        namedParameters().map { writerTensor($0.name, $0.parameter.value) }
-    }
-
-    /// The configuration's `bos_token_id`, `eos_token_id` and `pad_token_id`.
-    public var generationTokenIDs: (bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?) {
-        (configuration.bosTokenId, configuration.eosTokenId, configuration.padTokenId)
-    }
-}
-
-extension GPT2LMHeadModel: HuggingFaceCausalLanguageModel {
-    /// `config.json` for this model, with `dtype` float32.
-    public func huggingFaceConfiguration() throws -> JSONDocument {
-        var document = try JSONDocument(encoding: configuration)
-        document.set("dtype", string: "float32")
-        return document
-    }
-
-    /// Every parameter under its Hugging Face name with the Conv1D weights transposed back to
-    /// their (in, out) layout; the tied LM head is not written (transformers keeps `wte`).
-    public func huggingFaceTensors() -> [SafetensorsWriter.Tensor] {
-        let conv1D = Set((0..<configuration.nLayer).flatMap { GPT2LMHeadModel.conv1DWeightNames(layer: $0) })
-        return namedParameters().map { name, parameter in
-            guard conv1D.contains(name) else { return writerTensor(name, parameter.value) }
-            let stored = withNoGrad { parameter.value.transposed() }
-            return SafetensorsWriter.Tensor(name: name, shape: stored.shape, storage: stored.storage)
-        }
-    }
-
-    /// The configuration's `bos_token_id`, `eos_token_id` and `pad_token_id`.
-    public var generationTokenIDs: (bos: Int?, eos: LlamaConfiguration.TokenIDs?, pad: Int?) {
-        (configuration.bosTokenId, configuration.eosTokenId, configuration.padTokenId)
-    }
 }
 
 /// Tokenizer and template files `save_pretrained` / `tokenizer.save_pretrained` leave in a model
@@ -92,12 +71,30 @@ struct ArchitectureProbe: Decodable {
 /// throws ``ModelError/unsupported(_:)`` naming the architecture.
 public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLanguageModel {
     if url.pathExtension.lowercased() == "gguf" {
-        let file = try GGUFFile(url: url)
-        guard let architecture = file.architecture, LlamaConfig.architectures.contains(architecture) else {
-            throw ModelError.unsupported("\(url.lastPathComponent): GGUF architecture \"\(file.architecture ?? "missing")\" (supported: llama, qwen2)")
-        }
-        do { return try LlamaForCausalLM(gguf: url) } catch let error as ModelError { throw error.located(in: url) }
+        return try loadCausalLanguageModel(gguf: GGUFFile(url: url))
     }
+    return try loadHuggingFaceFolder(url, languageModelHead: true).model
+}
+
+/// Loads a causal LM from a GGUF file the caller has opened (and may go on reading: its tokenizer,
+/// say), so the file is parsed once. Only llama.cpp's `llama` and `qwen2` architectures load.
+public func loadCausalLanguageModel(gguf file: GGUFFile) throws -> any CausalLanguageModel {
+    try loadGGUF(file, languageModelHead: true)
+}
+
+/// The GGUF loader; with `languageModelHead` false, the decoder alone (a reward model's body).
+func loadGGUF(_ file: GGUFFile, languageModelHead: Bool) throws -> any HuggingFaceCausalLanguageModel {
+    guard let architecture = file.architecture, LlamaWeightMapping.ggufArchitectures.contains(architecture) else {
+        throw ModelError.unsupported("\(file.url.lastPathComponent): GGUF architecture \"\(file.architecture ?? "missing")\" (supported: llama, qwen2)")
+    }
+    do { return try LlamaForCausalLM(gguf: file, languageModelHead: languageModelHead) } catch let error as ModelError { throw error.located(in: file.url) }
+}
+
+/// The architectures a Hugging Face folder may hold.
+enum FolderArchitecture { case llama, gpt2 }
+
+/// Which architecture a folder's `config.json` names (see ``loadCausalLanguageModel(directory:)``).
+func folderArchitecture(_ url: URL) throws -> FolderArchitecture {
     let configURL = url.appendingPathComponent("config.json")
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -111,16 +108,30 @@ public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLang
     let llamaClasses: Set<String> = ["LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"]
     let architectures = probe.architectures ?? []
     if let type = probe.modelType {
-        if llamaTypes.contains(type) { return try LlamaForCausalLM(directory: url) }
-        if type == "gpt2" { return try GPT2LMHeadModel(directory: url) }
+        if llamaTypes.contains(type) { return .llama }
+        if type == "gpt2" { return .gpt2 }
     } else if architectures.contains(where: llamaClasses.contains) {
-        return try LlamaForCausalLM(directory: url)
+        return .llama
     } else if architectures.contains("GPT2LMHeadModel") {
-        return try GPT2LMHeadModel(directory: url)
+        return .gpt2
     }
     let named = [probe.modelType.map { "model_type \"\($0)\"" }, architectures.isEmpty ? nil : "architectures \(architectures)"]
         .compactMap { $0 }.joined(separator: ", ")
     throw ModelError.unsupported("\(configURL.path): \(named.isEmpty ? "no model_type or architectures" : named) (supported: llama, qwen2, mistral, gpt2)")
+}
+
+/// Loads a Hugging Face folder through its architecture's weight mapping, returning the opened
+/// checkpoint too; with `languageModelHead` false, the body alone (a reward model reads its
+/// `score.weight` from the same checkpoint).
+func loadHuggingFaceFolder(_ url: URL, languageModelHead: Bool) throws -> (model: any HuggingFaceCausalLanguageModel, checkpoint: CheckpointWeights) {
+    switch try folderArchitecture(url) {
+    case .llama:
+        let loaded = try LlamaForCausalLM.load(folder: url, languageModelHead: languageModelHead)
+        return (loaded.model, loaded.checkpoint)
+    case .gpt2:
+        let loaded = try GPT2LMHeadModel.load(folder: url, languageModelHead: languageModelHead)
+        return (loaded.model, loaded.checkpoint)
+    }
 }
 
 /// Writes `model` as a Hugging Face model folder that `from_pretrained` loads:
@@ -139,6 +150,15 @@ public func loadCausalLanguageModel(directory url: URL) throws -> any CausalLang
 /// crash never leaves a half-written model under `directory`.
 public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directory: URL, sourceDirectory: URL? = nil,
                                     extraFiles: [String: Data] = [:]) throws {
+    try saveCausalLanguageModel(model, to: directory, sourceDirectory: sourceDirectory, tokenizerDirectory: sourceDirectory,
+                                extraFiles: extraFiles)
+}
+
+/// ``saveCausalLanguageModel(_:to:sourceDirectory:extraFiles:)`` with the tokenizer files copied
+/// from `tokenizerDirectory` (none when nil) rather than from the source folder: for a model
+/// loaded from one place and paired with another model's tokenizer.
+public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directory: URL, sourceDirectory: URL?,
+                                    tokenizerDirectory: URL?, extraFiles: [String: Data] = [:]) throws {
     guard let model = model as? any HuggingFaceCausalLanguageModel else {
         throw ModelError.unsupported("saving \(type(of: model)) in Hugging Face layout")
     }
@@ -156,7 +176,7 @@ public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directo
         throw ModelError.unreadable(path: staging.path, reason: "cannot create: \(error.localizedDescription)")
     }
     do {
-        try writeFolderContents(model, into: staging, sourceDirectory: sourceDirectory)
+        try writeFolderContents(model, into: staging, sourceDirectory: sourceDirectory, tokenizerDirectory: tokenizerDirectory)
         for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
             try writeFile(data, to: staging.appendingPathComponent(name))
         }
@@ -168,7 +188,8 @@ public func saveCausalLanguageModel(_ model: any CausalLanguageModel, to directo
 }
 
 /// The model folder's files, written into `folder`.
-private func writeFolderContents(_ model: any HuggingFaceCausalLanguageModel, into folder: URL, sourceDirectory: URL?) throws {
+private func writeFolderContents(_ model: any HuggingFaceCausalLanguageModel, into folder: URL, sourceDirectory: URL?,
+                                 tokenizerDirectory: URL?) throws {
     let fm = FileManager.default
     try SafetensorsWriter.writeSharded(model.huggingFaceTensors(), metadata: [("format", "pt")], to: folder,
                                        maxShardBytes: 50_000_000_000)
@@ -199,9 +220,9 @@ private func writeFolderContents(_ model: any HuggingFaceCausalLanguageModel, in
         let document = try JSONDocument(encoding: GenerationConfig(bos: ids.bos, eos: ids.eos, pad: ids.pad))
         try writeFile(document.data(), to: folder.appendingPathComponent("generation_config.json"))
     }
-    if let sourceDirectory {
+    if let tokenizerDirectory {
         for name in huggingFaceTokenizerFiles {
-            let file = sourceDirectory.appendingPathComponent(name)
+            let file = tokenizerDirectory.appendingPathComponent(name)
             if fm.fileExists(atPath: file.path) { try copyFile(file, to: folder.appendingPathComponent(name)) }
         }
     }

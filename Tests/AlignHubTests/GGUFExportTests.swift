@@ -99,7 +99,7 @@ import TestSupport
                         == weights.loadFloat32("model.layers.1.self_attn.\(part)_proj.bias").storage.toArray())
             }
         } else {
-            #expect(ggufQ.toArray() == LlamaGGUF.permuteRotaryRows(hfQ, rows: 32, heads: 4, toGGUF: true).toArray())
+            #expect(ggufQ.toArray() == LlamaWeightMapping.permuteRotaryRows(hfQ, rows: 32, heads: 4, toGGUF: true).toArray())
             #expect(file.tensor(named: "blk.0.attn_q.bias") == nil)
         }
 

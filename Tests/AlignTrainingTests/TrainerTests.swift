@@ -149,7 +149,7 @@ final class FixturePairsObjective: TrainingObjective {
         func evaluationMetrics(examples: [Int]) throws -> StepMetrics { StepMetrics() }
         func tokenCount(examples: [Int]) -> Int { examples.count }
         func saveModel(to directory: URL) throws {
-            let values = try w.value.toArray()
+            let values = w.value.toArray()
             try values.map { String($0.bitPattern) }.joined(separator: " ")
                 .write(to: directory.appendingPathComponent("w.txt"), atomically: true, encoding: .utf8)
         }

@@ -16,8 +16,8 @@ public func fuzzGGUF(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         }
     }
     // A whole model from the file when its context is small (the rotary table is allocated up front).
-    if let config = try? LlamaConfig(gguf: file), config.maxPositionEmbeddings <= 4096 {
-        _ = try? LlamaForCausalLM(gguf: url)
+    if let config = try? LlamaConfiguration(gguf: file), config.maxPositionEmbeddings <= 4096 {
+        _ = try? LlamaForCausalLM(gguf: file)
     }
     if let vocabulary = try? BPEVocabulary(gguf: file), let tokenizer = try? Tokenizer(vocabulary: vocabulary) {
         let ids = tokenizer.encode("Hello, world! 12 34 <s> héllo")

@@ -1,6 +1,7 @@
 import AlignHub
 import AlignKernels
 import AlignModelIO
+import AlignModels
 import AlignTokenizers
 import ArgumentParser
 import Foundation
@@ -51,16 +52,15 @@ func convertGGUFToSafetensors(input: String, output: String, dtype: String, maxS
     }
     let start = DispatchTime.now().uptimeNanoseconds
     let file = try GGUFFile(url: URL(fileURLWithPath: input))
-    let (config, tensors) = try LlamaGGUF.loadHuggingFaceTensors(from: file)
+    let (configuration, tensors) = try LlamaWeightMapping.loadHuggingFaceTensors(from: file)
     let loaded = DispatchTime.now().uptimeNanoseconds
     let folder = URL(fileURLWithPath: output)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     let entries = tensors.map { SafetensorsWriter.Tensor(name: $0.name, shape: $0.shape, storage: $0.storage, dtype: storedType) }
     let files = try SafetensorsWriter.writeSharded(entries, to: folder, maxShardBytes: maxShardBytes)
-    var dictionary = config.huggingFaceDictionary
-    dictionary["torch_dtype"] = storedType == .float32 ? "float32" : storedType == .float16 ? "float16" : "bfloat16"
-    let json = try JSONSerialization.data(withJSONObject: dictionary, options: [.prettyPrinted, .sortedKeys])
-    try json.write(to: folder.appendingPathComponent("config.json"), options: .atomic)
+    // The same config.json a model saved from this GGUF gets, with the dtype stored here.
+    let config = try configuration.huggingFaceConfiguration(dtype: storedType == .float32 ? "float32" : storedType == .float16 ? "float16" : "bfloat16")
+    try config.data().write(to: folder.appendingPathComponent("config.json"), options: .atomic)
     // The tokenizer and chat template travel too, as `align convert` writes them.
     if file.metadata["tokenizer.ggml.model"] != nil {
         for (name, data) in try BPEVocabulary(gguf: file).huggingFaceTokenizerFiles() {

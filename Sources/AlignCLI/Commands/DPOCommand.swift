@@ -31,10 +31,11 @@ struct DPOCommand: ParsableCommand {
         let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
         note("loading \(run.model)")
         let policy = try ModelBundle(path: modelPath)
-        // The reference: a given model, or a second load of the policy's weights, frozen.
+        // The reference: a given model, or a second load of the policy's weights, frozen; it shares
+        // the policy's tokenizer and chat template, so only its weights are loaded.
         var reference: ModelBundle?
         if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil) {
-            reference = try ModelBundle(path: refModelPath ?? modelPath)
+            reference = try policy.withModel(loadedFrom: refModelPath)
             reference!.model.freeze()
         }
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)

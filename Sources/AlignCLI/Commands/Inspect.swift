@@ -1,5 +1,6 @@
 import AlignKernels
 import AlignModelIO
+import AlignModels
 import ArgumentParser
 import Foundation
 
@@ -39,15 +40,15 @@ struct Inspect: ParsableCommand {
         for tensor in file.tensors.prefix(tensors) {
             print("  \(tensor.name) \(tensor.type) \(tensor.shape)")
         }
-        if file.architecture == "llama", let config = try? LlamaConfig(gguf: file) {
-            let json = String(decoding: try config.huggingFaceJSON(), as: UTF8.self)
+        if file.architecture == "llama", let config = try? LlamaConfiguration(gguf: file) {
+            let json = String(decoding: try config.huggingFaceConfiguration(dtype: "float32").data(), as: UTF8.self)
             print("Hugging Face config:\n\(json)")
         }
         guard load else { return }
         let start = DispatchTime.now().uptimeNanoseconds
         var elements = 0
         if file.architecture == "llama" {
-            let (_, loaded) = try LlamaGGUF.loadHuggingFaceTensors(from: file)
+            let (_, loaded) = try LlamaWeightMapping.loadHuggingFaceTensors(from: file)
             elements = loaded.reduce(0) { $0 + $1.storage.count }
         } else {
             for tensor in file.tensors where tensor.type.canDequantize {

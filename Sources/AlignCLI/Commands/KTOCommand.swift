@@ -32,7 +32,8 @@ struct KTOCommand: ParsableCommand {
         let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
         note("loading \(run.model)")
         let policy = try ModelBundle(path: modelPath)
-        let reference = try ModelBundle(path: refModelPath ?? modelPath)
+        // Only the reference's weights are loaded: it shares the policy's tokenizer and chat template.
+        let reference = try policy.withModel(loadedFrom: refModelPath)
         reference.model.freeze()
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "examples", dropped: "prompt alone ≥ max_length") { url, _ in

@@ -73,10 +73,9 @@ struct JudgeCommand: ParsableCommand {
             let vader = try VaderSentiment(cacheDirectory: assetCache)
             scoreAll = { prompt, completions in completions.map { vader.unroundedScores(prompt + $0).compound } }
         } else {
-            let folder = URL(fileURLWithPath: try resolveModelPath(reward, flag: "--reward"))
-            let tokenizer = try Tokenizer(directory: folder)
-            let model = try RewardModel(directory: folder, padTokenID: tokenizer.padTokenID.map(Int32.init) ?? tokenizer.eosTokenID.map(Int32.init))
-            let encoder = try ExampleEncoder(tokenizer: tokenizer, chatTemplate: nil)
+            let bundle = try RewardModelBundle(path: try resolveModelPath(reward, flag: "--reward"))
+            let model = bundle.model
+            let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: nil)
             scoreAll = { prompt, completions in
                 try withNoGrad {
                     try model.score(prompt: .text(prompt), completions: completions.map { .text($0) }, encoder: encoder).map(Double.init)
@@ -122,7 +121,8 @@ struct EvalCommand: ParsableCommand {
         let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
         let modelPath = try resolveModelPath(model, flag: "--model")
         let policy = try ModelBundle(path: modelPath)
-        let reference = try ModelBundle(path: refModel.map { try resolveModelPath($0, flag: "--ref-model") } ?? modelPath)
+        // Without --ref-model the reference is a second load of the policy's weights (sharing its tokenizer).
+        let reference = try refModel.map { try ModelBundle(path: resolveModelPath($0, flag: "--ref-model")) } ?? policy.withModel()
         let texts = try readPrompts(prompts)
         let refSamples = try CompletionSampler.sample(bundle: reference, prompts: texts, perPrompt: 1, maxNewTokens: maxNewTokens,
                                                       temperature: temperature, seed: seed &+ 1).map { $0[0] }

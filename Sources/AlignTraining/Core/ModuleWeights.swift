@@ -35,19 +35,4 @@ public enum ModuleWeights {
             p.assign(Tensor(storage: storage, shape: shape))
         }
     }
-
-    /// Restores `model`'s weights from a Hugging Face folder written by `saveCausalLanguageModel`,
-    /// whose on-disk layouts may differ from the in-memory ones (GPT-2's Conv1D weights are stored
-    /// transposed): the folder is loaded as a model of its own, then copied over by name.
-    public static func loadHuggingFaceFolder(_ model: any CausalLanguageModel, from directory: URL) throws {
-        let saved = try loadCausalLanguageModel(directory: directory)
-        let values = Dictionary(saved.namedParameters().map { ($0.name, $0.parameter.value) }, uniquingKeysWith: { a, _ in a })
-        for (name, p) in model.namedParameters() {
-            guard let v = values[name] else { throw ModelIOError.tensorNotFound(path: directory.path, name: name) }
-            guard v.shape == p.shape else {
-                throw ModelIOError.malformed(path: directory.path, reason: "tensor \(name) has shape \(v.shape), the model expects \(p.shape)")
-            }
-            p.assign(v)
-        }
-    }
 }

@@ -164,7 +164,7 @@ public final class DPOObjective: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        // Through the model's own Hugging Face loader: GPT-2 checkpoints store some weights transposed.
-        try ModuleWeights.loadHuggingFaceFolder(policy, from: directory)
+        // In place, through the model's weight mapping: GPT-2 checkpoints store some weights transposed.
+        try policy.loadWeights(from: directory)
     }
 }

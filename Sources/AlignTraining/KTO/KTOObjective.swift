@@ -157,6 +157,6 @@ public final class KTOObjective: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.loadHuggingFaceFolder(policy, from: directory)
+        try policy.loadWeights(from: directory)
     }
 }

@@ -72,6 +72,6 @@ public final class RewardObjective: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.load(model, from: directory.appendingPathComponent("model.safetensors"))
+        try model.loadWeights(from: directory)
     }
 }

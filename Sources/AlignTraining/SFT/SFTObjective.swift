@@ -99,6 +99,6 @@ public final class SFTObjective: TrainingObjective {
     public func saveModel(to directory: URL) throws { try saveModelHandler(directory) }
 
     public func loadModel(from directory: URL) throws {
-        try ModuleWeights.loadHuggingFaceFolder(model, from: directory)
+        try model.loadWeights(from: directory)
     }
 }

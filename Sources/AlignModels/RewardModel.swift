@@ -1,27 +1,28 @@
-import AlignData
+// The reward model: a causal LM's decoder with a sequence-classification head, loaded and saved
+// through the architecture's weight mapping plus one tensor, `score.weight`.
 import AlignKernels
 import AlignModelIO
-import AlignModels
 import AlignNN
 import AlignTensor
 import Foundation
 
 /// A Bradley–Terry reward model in Hugging Face's sequence-classification layout
-/// (`LlamaForSequenceClassification` / `Qwen2ForSequenceClassification` / Mistral's): a
-/// Llama-family decoder body and a bias-free linear head `score` (hidden → 1) read at each row's
-/// last non-pad token. Parameter names are transformers' (`model.layers.0…`, `score.weight`), so
-/// ``save(to:sourceDirectory:)`` writes a folder `AutoModelForSequenceClassification` loads.
+/// (`LlamaForSequenceClassification` / `Qwen2ForSequenceClassification` / Mistral's /
+/// `GPT2ForSequenceClassification`): a decoder body and a bias-free linear head `score`
+/// (hidden → 1) read at each row's last non-pad token. Parameter names are transformers'
+/// (`model.layers.0…` or `transformer.h.0…`, `score.weight`), so ``save(to:sourceDirectory:extraFiles:)``
+/// writes a folder `AutoModelForSequenceClassification` loads.
 public final class RewardModel: Module {
     /// The decoder; built without an LM head (a reward model never produces token logits).
-    public let body: LlamaForCausalLM
+    public let body: any HuggingFaceCausalLanguageModel
     /// The scalar head, weight (1, hidden).
     public let score: Linear
     /// The id whose rightmost non-occurrence marks each row's last token (transformers' rule).
     public var padTokenID: Int32
 
     /// Wraps a body and a head.
-    public init(body: LlamaForCausalLM, score: Linear, padTokenID: Int32) {
-        precondition(body.lmHead == nil, "the reward body must be built without an LM head")
+    public init(body: any HuggingFaceCausalLanguageModel, score: Linear, padTokenID: Int32) {
+        precondition(!body.namedParameters().contains { $0.name == "lm_head.weight" }, "the reward body must be built without an LM head")
         self.body = body
         self.score = score
         self.padTokenID = padTokenID
@@ -30,27 +31,48 @@ public final class RewardModel: Module {
     /// Loads a Hugging Face folder: a sequence-classification checkpoint (with `score.weight`),
     /// or a causal-LM checkpoint, whose LM head is dropped and whose score head is initialised as
     /// transformers' `_init_weights` does for a new `nn.Linear`: N(0, initializer_range²), seeded.
+    /// The body is read through the architecture's weight mapping (Llama family or GPT-2).
     /// - Parameter padTokenID: overrides the folder's `pad_token_id` (transformers needs one to
     ///   find the last token of padded rows; falls back to the EOS id, then 0).
     public convenience init(directory: URL, padTokenID: Int32? = nil, seed: UInt64 = 0) throws {
-        var configuration = try LlamaConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
-        // Tying drops the LM head from the body: nothing of the (vocabulary, hidden) matrix is loaded.
-        configuration.tieWordEmbeddings = true
-        let weights = try CheckpointWeights(directory: directory)
-        try weights.checkLayerCount(prefix: "model.layers.", key: "num_hidden_layers", layers: configuration.numHiddenLayers)
-        let body = try LlamaForCausalLM(configuration, weights: weights.load)
-        let hidden = configuration.hiddenSize
+        let (body, checkpoint) = try loadHuggingFaceFolder(directory, languageModelHead: false)
+        let hidden = body.hiddenSize
         let head: Tensor
-        if weights.storedName("score.weight") != nil {
-            head = try weights.load("score.weight", [1, hidden])
+        if checkpoint.storedName("score.weight") != nil {
+            head = try checkpoint.load("score.weight", [1, hidden])
         } else {
             let raw = try? JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("config.json"))) as? [String: Any]
             let std = (raw?["initializer_range"] as? NSNumber)?.floatValue ?? 0.02
-            var g = RandomGenerator(seed: seed)
-            head = Tensor.randomNormal([1, hidden], std: std, generator: &g)
+            head = RewardModel.freshHead(hidden: hidden, std: std, seed: seed)
         }
-        let pad = padTokenID ?? configuration.padTokenId.map { Int32($0) } ?? configuration.eosTokenId.flatMap { $0.all.first }.map { Int32($0) } ?? 0
-        self.init(body: body, score: Linear(weight: head), padTokenID: pad)
+        self.init(body: body, score: Linear(weight: head), padTokenID: padTokenID ?? RewardModel.defaultPadID(body))
+    }
+
+    /// A reward model on the decoder of a llama- or qwen2-architecture GGUF file (opened once by
+    /// the caller), with a fresh score head N(0, 0.02²), seeded: GGUF holds causal LMs only.
+    public convenience init(gguf file: GGUFFile, padTokenID: Int32? = nil, seed: UInt64 = 0) throws {
+        let body = try loadGGUF(file, languageModelHead: false)
+        self.init(body: body, score: Linear(weight: RewardModel.freshHead(hidden: body.hiddenSize, std: 0.02, seed: seed)),
+                  padTokenID: padTokenID ?? RewardModel.defaultPadID(body))
+    }
+
+    /// transformers' initialisation of a new score head.
+    static func freshHead(hidden: Int, std: Float, seed: UInt64) -> Tensor {
+        var g = RandomGenerator(seed: seed)
+        return Tensor.randomNormal([1, hidden], std: std, generator: &g)
+    }
+
+    /// The configuration's `pad_token_id`, else its (first) EOS id, else 0.
+    static func defaultPadID(_ body: any HuggingFaceCausalLanguageModel) -> Int32 {
+        let ids = body.generationTokenIDs
+        return ids.pad.map { Int32($0) } ?? ids.eos.flatMap { $0.all.first }.map { Int32($0) } ?? 0
+    }
+
+    /// Restores the body and the score head in place from a folder saved by
+    /// ``save(to:sourceDirectory:extraFiles:)`` (a training checkpoint), checking every tensor's
+    /// name, dtype and shape before replacing any (see ``CausalLanguageModel/loadWeights(from:)``).
+    public func loadWeights(from directory: URL) throws {
+        try body.checkpointWeights(in: directory).restore(self, transposed: body.transposedParameterNames)
     }
 
     /// Index (within its row) of each row's reward token: the rightmost position whose id is not
@@ -99,16 +121,7 @@ public final class RewardModel: Module {
         return out
     }
 
-    /// Scores each completion of `prompt`, tokenised exactly as ``RewardObjective`` trains (the
-    /// EOS text appended to plain-text completions, prompt + completion as one sequence; message
-    /// lists rendered with the chat template). For `align judge --reward`.
-    public func score(prompt: ExampleContent, completions: [ExampleContent], encoder: ExampleEncoder,
-                      batchSize: Int = 8) throws -> [Float] {
-        let dataset = PreferenceDataset(examples: completions.map { PreferenceExample(prompt: prompt, chosen: $0, rejected: $0) })
-        let (pairs, _) = try dataset.tokenizedForReward(encoder: encoder, maxLength: nil)
-        return score(pairs.map(\.chosenIDs), batchSize: batchSize)
-    }
-
+    /// The body's parameters, then `score.weight`.
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         body.forEachParameter(prefix: prefix, visit)
         AlignNN.visit(score, "score", prefix: prefix, visit)
@@ -125,12 +138,6 @@ public final class RewardModel: Module {
         } else {
             document = try body.huggingFaceConfiguration()
         }
-        let family: String
-        switch body.configuration.modelType {
-        case "qwen2": family = "Qwen2"
-        case "mistral": family = "Mistral"
-        default: family = "Llama"
-        }
         struct Head: Encodable {
             var architectures: [String]
             var id2label = ["0": "LABEL_0"]
@@ -142,24 +149,20 @@ public final class RewardModel: Module {
                 case architectures, id2label, label2id, numLabels = "num_labels", padTokenID = "pad_token_id", dtype
             }
         }
-        document.merge(changesFrom: try JSONDocument(encoding: Head(architectures: ["\(family)ForSequenceClassification"],
+        document.merge(changesFrom: try JSONDocument(encoding: Head(architectures: [body.sequenceClassificationClassName],
                                                                     padTokenID: Int(padTokenID))),
                        insertingNewKeys: true)
         return document
     }
 
     /// Writes a Hugging Face sequence-classification folder: `model.safetensors` (fp32, the body
-    /// without any LM head, plus `score.weight`), `config.json`, and the tokenizer files of
-    /// `sourceDirectory` when given.
-    public func save(to directory: URL, sourceDirectory: URL? = nil) throws {
+    /// in its checkpoint layout without any LM head, plus `score.weight`), `config.json`, the
+    /// tokenizer files of `sourceDirectory` when given, and `extraFiles` (file name to contents:
+    /// tokenizer files generated for a model loaded from a GGUF file, say).
+    public func save(to directory: URL, sourceDirectory: URL? = nil, extraFiles: [String: Data] = [:]) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        var tensors: [SafetensorsWriter.Tensor] = []
-        var seen = Set<ObjectIdentifier>()
-        for (name, p) in namedParameters() where seen.insert(ObjectIdentifier(p)).inserted {
-            let value = withNoGrad { p.value.copy() }
-            tensors.append(SafetensorsWriter.Tensor(name: name, shape: value.shape, storage: value.storage))
-        }
+        let tensors = body.huggingFaceTensors() + [writerTensor("score.weight", score.weight.value)]
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
         try huggingFaceConfiguration(sourceDirectory: sourceDirectory).data().write(to: directory.appendingPathComponent("config.json"))
         if let sourceDirectory {
@@ -169,6 +172,12 @@ public final class RewardModel: Module {
                 try? fm.removeItem(at: target)
                 try fm.copyItem(at: file, to: target)
             }
+        }
+        for (name, data) in extraFiles.sorted(by: { $0.key < $1.key }) {
+            guard !name.isEmpty, name != ".", name != "..", !name.contains("/") else {
+                throw ModelError.unsupported("extra file name \"\(name)\": not a plain file name")
+            }
+            try data.write(to: directory.appendingPathComponent(name))
         }
     }
 }
