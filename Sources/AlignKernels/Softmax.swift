@@ -91,6 +91,14 @@ extension Kernels {
         while j < n { r[j] = Foundation.exp(r[j] - shift); j += 1 }
     }
 
+    /// log Σ exp of a host array (a sampler's logits row): ``logSumExpRows(_:rows:n:_:)`` for the
+    /// code above the engine, which works on arrays and tensors rather than raw memory.
+    public static func logSumExp(_ values: [Float]) -> Float {
+        var lse: Float = 0
+        values.withUnsafeBufferPointer { logSumExpRows($0.baseAddress!, rows: 1, n: $0.count, &lse) }
+        return lse
+    }
+
     /// Row-wise log Σ exp of x (rows, n) into lse (rows), stable.
     public static func logSumExpRows(_ x: UnsafePointer<Float>, rows: Int, n: Int, _ lse: UnsafeMutablePointer<Float>) {
         parallelFor(rows, minimumChunk: max(1, elementwiseGrain / max(n, 1))) { start, end in

@@ -149,20 +149,20 @@ extension CausalLanguageModel {
             var samplers = (0..<batch).map { TokenSampler(config: config, stream: streams?[$0] ?? UInt64($0)) }
             var seen = config.repetitionPenalty == 1 ? [Set<Int32>](repeating: [], count: batch) : prompts.map(Set.init)
             let vocabulary = vocabularySize
-            var row = [Float](repeating: 0, count: vocabulary)
+            var row = [Float](repeating: 0, count: vocabulary), raw = row
             // Original row index of each row still in the cache, in cache order.
             var active = Array(0..<batch)
             while true {
                 var keep = [Int](), next = [Int32]()
+                let normalisers = logits.logSumExpRows()
                 for (slot, r) in active.enumerated() {
-                    let raw = logits.pointer + slot * vocabulary
-                    var lse: Float = 0
-                    Kernels.logSumExpRows(raw, rows: 1, n: vocabulary, &lse)
-                    row.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: raw, count: vocabulary) }
+                    // The sampler edits `row` in place; the model's own log-prob reads the untouched copy.
+                    logits.copyRow(slot, into: &row)
+                    logits.copyRow(slot, into: &raw)
                     let drawn = samplers[r].draw(&row, seen: seen[r])
                     outputs[r].tokens.append(drawn.id)
                     outputs[r].logProbabilities.append(drawn.logProbability)
-                    outputs[r].modelLogProbabilities.append(raw[Int(drawn.id)] - lse)
+                    outputs[r].modelLogProbabilities.append(raw[Int(drawn.id)] - normalisers[slot])
                     if config.repetitionPenalty != 1 { seen[r].insert(drawn.id) }
                     let count = outputs[r].tokens.count
                     let reason: FinishReason?

@@ -32,23 +32,21 @@ public struct TokenSampler: Sendable {
     /// tokens become −inf. `seen` holds the ids the repetition penalty applies to.
     public func process(_ logits: inout [Float], seen: Set<Int32>) {
         let c = config
-        logits.withUnsafeMutableBufferPointer { l in
-            if c.repetitionPenalty != 1 {
-                for id in seen where Int(id) >= 0 && Int(id) < l.count {
-                    let x = l[Int(id)]
-                    l[Int(id)] = x < 0 ? x * c.repetitionPenalty : x / c.repetitionPenalty
-                }
+        if c.repetitionPenalty != 1 {
+            for id in seen where Int(id) >= 0 && Int(id) < logits.count {
+                let x = logits[Int(id)]
+                logits[Int(id)] = x < 0 ? x * c.repetitionPenalty : x / c.repetitionPenalty
             }
-            if c.isGreedy { return }
-            if c.temperature != 1 {
-                // Division, not multiplication by the inverse: transformers divides, and the two
-                // can differ in the last bit.
-                for i in 0..<l.count { l[i] /= c.temperature }
-            }
-            if c.topK > 0 && c.topK < l.count { TokenSampler.keepTopK(l, c.topK) }
-            if c.topP < 1 { TokenSampler.keepTopP(l, c.topP) }
-            if c.minP > 0 { TokenSampler.keepMinP(l, c.minP) }
         }
+        if c.isGreedy { return }
+        if c.temperature != 1 {
+            // Division, not multiplication by the inverse: transformers divides, and the two
+            // can differ in the last bit.
+            for i in logits.indices { logits[i] /= c.temperature }
+        }
+        if c.topK > 0 && c.topK < logits.count { TokenSampler.keepTopK(&logits, c.topK) }
+        if c.topP < 1 { TokenSampler.keepTopP(&logits, c.topP) }
+        if c.minP > 0 { TokenSampler.keepMinP(&logits, c.minP) }
     }
 
     /// The next token: processes `logits` (in place, see ``process(_:seen:)``), then takes the
@@ -78,7 +76,7 @@ public struct TokenSampler: Sendable {
         if config.isGreedy {
             var lse: Float = logits[best]
             if computingLogProbability {
-                logits.withUnsafeBufferPointer { Kernels.logSumExpRows($0.baseAddress!, rows: 1, n: $0.count, &lse) }
+                lse = Kernels.logSumExp(logits)
             }
             return SampledToken(id: Int32(best), logProbability: logits[best] - lse)
         }
@@ -101,7 +99,7 @@ public struct TokenSampler: Sendable {
     }
 
     /// Removes every logit below the k-th largest (transformers' `TopKLogitsWarper`).
-    static func keepTopK(_ l: UnsafeMutableBufferPointer<Float>, _ k: Int) {
+    static func keepTopK(_ l: inout [Float], _ k: Int) {
         // The k largest so far, ascending. Only values beating the smallest are inserted (about
         // k·ln(V/k) of them in random order), far cheaper than sorting the vocabulary.
         var top = [Float]()
@@ -121,7 +119,7 @@ public struct TokenSampler: Sendable {
     /// Nucleus filtering as transformers' `TopPLogitsWarper`. transformers sorts ascending and drops
     /// a token while the cumulative mass up to it is at most 1 − p; equivalently a token stays
     /// while the mass of the tokens ranked above it is below p, so the top token always stays.
-    static func keepTopP(_ l: UnsafeMutableBufferPointer<Float>, _ p: Float) {
+    static func keepTopP(_ l: inout [Float], _ p: Float) {
         var m = -Float.infinity
         for x in l where x > m { m = x }
         if m == -.infinity { return }
@@ -153,7 +151,7 @@ public struct TokenSampler: Sendable {
     /// Drops tokens whose probability is below `minP` times the top probability
     /// (transformers' `MinPLogitsWarper`). The ratio is exp(logit − max logit), so the test is
     /// done on logits against max + log(minP), with no exponential per token.
-    static func keepMinP(_ l: UnsafeMutableBufferPointer<Float>, _ minP: Float) {
+    static func keepMinP(_ l: inout [Float], _ minP: Float) {
         var m = -Float.infinity
         for x in l where x > m { m = x }
         let threshold = m + Foundation.log(minP)

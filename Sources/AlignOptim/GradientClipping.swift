@@ -7,14 +7,14 @@ import AlignTensor
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
     var total: Double = 0
-    for p in parameters { if let g = p.grad { total += Kernels.dot(g.pointer, g.pointer, count: g.count) } }
+    for p in parameters { if let g = p.grad { total += g.sumOfSquares() } }
     let norm = Float(total.squareRoot())
     if maxNorm > 0 {
         let coefficient = maxNorm / (norm + 1e-6)
         if coefficient < 1 {
             for p in parameters {
                 guard let g = p.grad else { continue }
-                Kernels.map(g.pointer, g.pointer, count: g.count) { $0 * coefficient }
+                g.scaleInPlace(by: coefficient)
             }
         }
     }

@@ -87,18 +87,8 @@ public final class AdamW: Optimizer {
             let bc2Sqrt = Float((1 - pow(Double(beta2), Double(t))).squareRoot())
             let stepSize = learningRate / bc1
             let decay = 1 - learningRate * weightDecay
-            let (b1, b2, e) = (beta1, beta2, eps)
-            let pp = p.value.pointer, gp = g.pointer, mp = m.pointer, vp = v.pointer
-            parallelFor(p.value.count, minimumChunk: Kernels.elementwiseGrain) { start, end in
-                for i in start..<end {
-                    let gi = gp[i]
-                    let mi = b1 * mp[i] + (1 - b1) * gi
-                    let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                    mp[i] = mi; vp[i] = vi
-                    let denom = vi.squareRoot() / bc2Sqrt + e
-                    pp[i] = pp[i] * decay - stepSize * mi / denom
-                }
-            }
+            p.value.applyAdamW(gradient: g, expAvg: m, expAvgSq: v, stepSize: stepSize, beta1: beta1, beta2: beta2,
+                               eps: eps, biasCorrection2Root: bc2Sqrt, decay: decay)
         }
     }
 
@@ -133,26 +123,15 @@ public final class SGD: Optimizer {
     public func step() {
         for (name, p) in parameters {
             guard let g = p.grad else { continue }
-            let pp = p.value.pointer, gp = g.pointer
-            let (lr, mu, wd, nest) = (learningRate, momentum, weightDecay, nesterov)
-            if mu == 0 {
-                parallelFor(p.value.count, minimumChunk: Kernels.elementwiseGrain) { s, e in
-                    for i in s..<e { pp[i] -= lr * (gp[i] + wd * pp[i]) }
-                }
+            guard momentum != 0 else {
+                p.value.applySGD(gradient: g, momentumBuffer: nil, seedBuffer: false, learningRate: learningRate,
+                                 momentum: 0, weightDecay: weightDecay, nesterov: nesterov)
                 continue
             }
             let fresh = slots.values[name + ".momentum_buffer"] == nil
             let b = slots.slot(name + ".momentum_buffer", like: p)
-            let bp = b.pointer
-            parallelFor(p.value.count, minimumChunk: Kernels.elementwiseGrain) { s, e in
-                for i in s..<e {
-                    let gi = gp[i] + wd * pp[i]
-                    // PyTorch seeds the buffer with the first gradient itself.
-                    let bi = fresh ? gi : mu * bp[i] + gi
-                    bp[i] = bi
-                    pp[i] -= lr * (nest ? gi + mu * bi : bi)
-                }
-            }
+            p.value.applySGD(gradient: g, momentumBuffer: b, seedBuffer: fresh, learningRate: learningRate,
+                             momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
         }
     }
 
@@ -182,16 +161,8 @@ public final class RMSprop: Optimizer {
         for (name, p) in parameters {
             guard let g = p.grad else { continue }
             let v = slots.slot(name + ".square_avg", like: p)
-            let pp = p.value.pointer, gp = g.pointer, vp = v.pointer
-            let (lr, a, e, wd) = (learningRate, alpha, eps, weightDecay)
-            parallelFor(p.value.count, minimumChunk: Kernels.elementwiseGrain) { s, end in
-                for i in s..<end {
-                    let gi = gp[i] + wd * pp[i]
-                    let vi = a * vp[i] + (1 - a) * gi * gi
-                    vp[i] = vi
-                    pp[i] -= lr * gi / (vi.squareRoot() + e)
-                }
-            }
+            p.value.applyRMSprop(gradient: g, squareAverage: v, learningRate: learningRate, alpha: alpha,
+                                 eps: eps, weightDecay: weightDecay)
         }
     }
 

@@ -92,8 +92,9 @@ public struct Tensor: @unchecked Sendable {
     public var count: Int { shape.reduce(1, *) }
     /// Number of dimensions.
     public var rank: Int { shape.count }
-    /// The first element, for kernels.
-    public var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
+    /// The first element, for kernels. Package-internal: layers, models, optimisers and objectives
+    /// use tensor operations (a second backend implements those, not raw memory access).
+    package var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
     /// Whether gradients flow back through this tensor.
     public var requiresGrad: Bool { node != nil }
 

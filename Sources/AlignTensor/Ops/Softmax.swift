@@ -43,4 +43,41 @@ extension Tensor {
         let logps = logSoftmaxGather(targets: targets, ignoreIndex: ignoreIndex)
         return logps.sum() * (-1 / Float(Swift.max(counted, 1)))
     }
+
+    /// Per-row statistics of logits (rows, V) for training metrics, in one pass per row: the mean
+    /// logit, the predictive entropy and whether the first maximal entry is the row's target
+    /// (1 or 0). No graph.
+    public func rowStatistics(targets: [Int32]) -> (meanLogit: [Float], entropy: [Float], isTop1: [Float]) {
+        let n = shape.last ?? 1
+        let rows = count / Swift.max(n, 1)
+        precondition(targets.count == rows, "\(targets.count) targets for \(rows) rows of logits \(shape)")
+        var mean = [Float](repeating: 0, count: rows), entropy = mean, top1 = mean
+        targets.withUnsafeBufferPointer { t in
+            mean.withUnsafeMutableBufferPointer { m in
+                entropy.withUnsafeMutableBufferPointer { e in
+                    top1.withUnsafeMutableBufferPointer { k in
+                        Kernels.rowStatistics(pointer, targets: t.baseAddress!, rows: rows, n: n,
+                                              meanLogit: m.baseAddress!, entropy: e.baseAddress!, isTop1: k.baseAddress!)
+                    }
+                }
+            }
+        }
+        return (mean, entropy, top1)
+    }
+
+    /// log Σ exp over the last axis, one value per row (the normaliser of a log-softmax). No graph.
+    public func logSumExpRows() -> [Float] {
+        let n = shape.last ?? 1
+        let rows = count / Swift.max(n, 1)
+        var lse = [Float](repeating: 0, count: rows)
+        lse.withUnsafeMutableBufferPointer { Kernels.logSumExpRows(pointer, rows: rows, n: n, $0.baseAddress!) }
+        return lse
+    }
+
+    /// Copies row `r` of a (rows, n) view (the last axis) into `buffer`, which must hold n values.
+    public func copyRow(_ r: Int, into buffer: inout [Float]) {
+        let n = shape.last ?? 1
+        precondition(r >= 0 && r < count / Swift.max(n, 1) && buffer.count == n, "row \(r) of \(shape) into \(buffer.count) values")
+        buffer.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: pointer + r * n, count: n) }
+    }
 }

@@ -149,18 +149,13 @@ public enum SequenceLogProbs {
         for (i, r) in segment.enumerated() { indicator[r * n + i] = 1 }
         let sums = Tensor(shape: [rows, n], values: indicator).matmul(tokenLogps.reshaped([n, 1])).reshaped([rows])
         guard statistics else { return (sums, nil) }
-        let v = model.vocabularySize
-        let mean = Tensor.empty([n]), entropy = Tensor.empty([n]), top1 = Tensor.empty([n])
-        targets.withUnsafeBufferPointer { t in
-            Kernels.rowStatistics(logits.pointer, targets: t.baseAddress!, rows: n, n: v,
-                                  meanLogit: mean.pointer, entropy: entropy.pointer, isTop1: top1.pointer)
-        }
+        let (mean, entropy, top1) = logits.rowStatistics(targets: targets)
         var stats = TokenStatistics(logitSum: .init(repeating: 0, count: rows), entropySum: .init(repeating: 0, count: rows),
                                     top1: .init(repeating: 0, count: rows), tokens: .init(repeating: 0, count: rows))
         for (i, r) in segment.enumerated() {
-            stats.logitSum[r] += Double(mean.pointer[i])
-            stats.entropySum[r] += Double(entropy.pointer[i])
-            stats.top1[r] += Double(top1.pointer[i])
+            stats.logitSum[r] += Double(mean[i])
+            stats.entropySum[r] += Double(entropy[i])
+            stats.top1[r] += Double(top1[i])
             stats.tokens[r] += 1
         }
         return (sums, stats)

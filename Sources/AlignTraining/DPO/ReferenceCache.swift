@@ -42,7 +42,7 @@ public struct ReferenceCache {
         var seen = Set<ObjectIdentifier>()
         for (name, p) in reference.namedParameters() where seen.insert(ObjectIdentifier(p)).inserted {
             d.update(name)
-            d.update(UnsafeRawBufferPointer(start: p.value.pointer, count: p.value.count * 4))
+            p.value.toArray().withUnsafeBytes { d.update($0) }
         }
         d.update(settings)
         return d.hex
