@@ -147,6 +147,20 @@ public struct ExampleEncoder: Sendable {
     /// at the boundary. Completions must already carry their EOS text when wanted.
     func encode(prompt: ExampleContent, completions: [ExampleContent], options: PreparationOptions,
                 warnings: inout WarningLog, location: RowLocation?) throws -> (prompt: [Int32], completions: [[Int32]]) {
+        let encoded = try encodeSplitting(prompt: prompt, completions: completions, options: options,
+                                          warnings: &warnings, location: location)
+        // A sequence of no tokens at all has no position to score and no last token to read a
+        // reward at; it means the tokenizer covers none of the text (a vocabulary without byte
+        // fallback), which only a clear refusal explains.
+        if encoded.prompt.isEmpty, encoded.completions.contains(where: \.isEmpty) {
+            let reason = "the prompt and a completion encode to no tokens (does the tokenizer cover this text?)"
+            throw location.map { DatasetError($0, reason) } ?? DatasetError(file: "data", reason)
+        }
+        return encoded
+    }
+
+    private func encodeSplitting(prompt: ExampleContent, completions: [ExampleContent], options: PreparationOptions,
+                                 warnings: inout WarningLog, location: RowLocation?) throws -> (prompt: [Int32], completions: [[Int32]]) {
         let promptIDs: [Int32]
         var fulls: [[Int32]] = []
         switch options.boundary {

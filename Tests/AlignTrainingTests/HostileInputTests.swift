@@ -217,4 +217,24 @@ import TestSupport
         #expect(row["non_finite"] == .array([.string("logits/chosen")]))
         #expect(row["loss"] == nil || row["step"] == .integer(1))
     }
+
+    /// A tokenizer that covers none of the text (the tiny GGUF fixture's vocabulary has no byte
+    /// fallback) left sequences of no tokens, which crashed DPO's log-prob gather and divided by
+    /// zero in the reward model; each preparation now refuses the row by its line.
+    @Test("rows that encode to no tokens are refused by their line, for every objective's preparation")
+    func rowsOfNoTokensAreRefused() throws {
+        let bundle = try ModelBundle(path: fixturesDirectory.appendingPathComponent("gguf/tiny-llama.f32.gguf").path)
+        let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("pairs.jsonl")
+        try #"{"prompt": "The film", "chosen": " was great.", "rejected": " was dull."}"#.write(to: file, atomically: true, encoding: .utf8)
+        let pairs = try PreferenceDataset(contentsOf: file)
+        #expect(bundle.tokenizer.encode("The film was great.").isEmpty, "the fixture's premise: its tokenizer covers none of this")
+        for prepare in [{ _ = try pairs.tokenizedForDPO(encoder: encoder) },
+                        { _ = try pairs.tokenizedForReward(encoder: encoder) }] {
+            #expect { try prepare() } throws: { "\($0)".contains("pairs.jsonl:1: the prompt and a completion encode to no tokens") }
+        }
+    }
 }

@@ -106,7 +106,7 @@ struct GenerateCommand: ParsableCommand {
                                       repetitionPenalty: repetitionPenalty)
         try configureThreads(threads)
         let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
-        guard let llama = bundle.model as? LlamaForCausalLM else { throw ValidationErrorMessage("generation supports Llama-family models") }
+        let model = bundle.model
         var text = prompt
         if chat {
             guard let template = bundle.chatTemplate else { throw ValidationErrorMessage("\(model) has no chat template") }
@@ -121,11 +121,11 @@ struct GenerateCommand: ParsableCommand {
         let config = GenerationConfig(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty, eosTokenIDs: eos, padTokenID: bundle.padID, seed: seed,
                                       shouldStop: stop.isEmpty ? nil : stopStrings(stop, bundle.tokenizer))
-        guard ids.count <= llama.maxSequenceLength else {
-            throw ValidationErrorMessage("--prompt: \(ids.count) tokens, longer than the model's \(llama.maxSequenceLength) positions (max_position_embeddings)")
+        guard ids.count <= model.maxSequenceLength else {
+            throw ValidationErrorMessage("--prompt: \(ids.count) tokens, longer than the model's \(model.maxSequenceLength) positions (max_position_embeddings)")
         }
         guard !ids.isEmpty else { throw ValidationErrorMessage("--prompt: empty prompt (no tokens)") }
-        let out = withNoGrad { generate(model: llama, prompts: [ids], config: config) }[0]
+        let out = withNoGrad { model.generate(prompts: [ids], config: config) }[0].tokens
         var result = bundle.tokenizer.decode(out.map(Int.init), skipSpecialTokens: true)
         for s in stop { if let r = result.range(of: s) { result = String(result[..<r.lowerBound]) } }
         print(result)
