@@ -65,12 +65,16 @@ struct DataParallelTests {
         }
     }
 
-    @Test("An uneven split (3 examples per step over 2 ranks) still equals one process within 1e-5")
+    /// Micro-batches of 1 and 2 rows on the ranks against one of 3: padding and product shapes differ,
+    /// so values agree up to float rounding. `loss` is left out: it is logged as the mean of the
+    /// micro-batches' mean losses (transformers' convention, which the split changes when the
+    /// micro-batches differ in size); the gradient itself is the step's mean, as the weights show.
+    @Test("An uneven split (3 examples per step over 2 ranks) equals one process within 1e-5")
     func unevenSplit() throws {
         let loop = ["--batch-size", "3", "--max-steps", "2", "--logging-steps", "1", "--lr-scheduler", "constant", "--threads", "1"]
         let (single, parallel) = try Self.runBoth(Self.command("dpo") + loop + Self.sgd, name: "dpo-uneven")
         defer { try? FileManager.default.removeItem(at: single); try? FileManager.default.removeItem(at: parallel) }
-        try MPIJob.expectMetricsEqual(single, parallel, rtol: 1e-5, what: "uneven")
+        try MPIJob.expectMetricsEqual(single, parallel, rtol: 1e-5, what: "uneven", floor: 1, skipping: ["loss"])
         let a = try MPIJob.weights(single), b = try MPIJob.weights(parallel)
         for (name, x) in a { #expect(MPIJob.relativeDifference(b[name] ?? [], x) <= 1e-5, "\(name)") }
     }
@@ -263,16 +267,18 @@ enum MPIJob {
     }
 
     /// Every logged value of the first `rows` rows (all by default) agrees within `rtol` (timings aside).
-    static func expectMetricsEqual(_ a: URL, _ b: URL, rtol: Double, what: String, rows: Int = .max) throws {
+    /// `floor` is the magnitude below which the tolerance is absolute (rtol × floor).
+    static func expectMetricsEqual(_ a: URL, _ b: URL, rtol: Double, what: String, rows: Int = .max,
+                                   floor: Double = 1e-3, skipping: Set<String> = []) throws {
         let x = try metricRows(a), y = try metricRows(b)
         #expect(x.count == y.count, "\(what): \(x.count) rows against \(y.count)")
         #expect(!x.isEmpty)
-        let timing: Set<String> = ["tokens_per_second", "seconds_per_step", "peak_memory_mb"]
+        let timing: Set<String> = Set(["tokens_per_second", "seconds_per_step", "peak_memory_mb"]).union(skipping)
         for (i, (r, s)) in zip(x, y).prefix(rows).enumerated() {
             #expect(Set(r.keys) == Set(s.keys), "\(what) row \(i): keys differ")
             for (key, value) in r where !timing.contains(key) {
                 guard let u = (value as? NSNumber)?.doubleValue, let v = (s[key] as? NSNumber)?.doubleValue else { continue }
-                #expect(abs(u - v) <= rtol * max(abs(u), 1e-3), "\(what) row \(i) \(key): one process \(u), two ranks \(v)")
+                #expect(abs(u - v) <= rtol * max(abs(u), floor), "\(what) row \(i) \(key): one process \(u), two ranks \(v)")
             }
         }
     }
