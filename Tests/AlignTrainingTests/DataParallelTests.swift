@@ -19,12 +19,10 @@ struct DataParallelTests {
     static let adamw = ["--optimizer", "adamw", "--learning-rate", "1e-3"]
 
     static func command(_ method: String) -> [String] {
+        // The training file doubles as evaluation data, so the split evaluation is compared too.
         let model = fixturesDirectory.appendingPathComponent("models/llama").path
-        switch method {
-        case "dpo": return ["dpo", "--model", model, "--data", fixturesDirectory.appendingPathComponent("dpo/pairs.jsonl").path]
-        case "kto": return ["kto", "--model", model, "--data", fixturesDirectory.appendingPathComponent("kto/unpaired.jsonl").path]
-        default: return ["sft", "--model", model, "--data", fixturesDirectory.appendingPathComponent("sft/prompt_completion.jsonl").path]
-        }
+        let data = fixturesDirectory.appendingPathComponent(["dpo": "dpo/pairs.jsonl", "kto": "kto/unpaired.jsonl"][method] ?? "sft/prompt_completion.jsonl").path
+        return [method, "--model", model, "--data", data, "--eval-data", data]
     }
 
     /// One process and two ranks on the same arguments; returns both output folders.
