@@ -4,6 +4,7 @@
 // Layers, each depending only on the ones listed before it:
 //   AlignJSON                                                 (the one JSON reader/writer; no dependencies)
 //   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
+//   CMPI (Open MPI's C API) + AlignTensor -> AlignDistributed  (ranks, collectives, gradient buckets)
 //   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
 //                                                             (models, KV-cached generation: below AlignTraining)
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
@@ -38,7 +39,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet", "AlignTensorBoard",
+            "AlignDistributed", "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet", "AlignTensorBoard",
         ]),
     ],
     dependencies: [
@@ -51,6 +52,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .target(name: "AlignDistributed", dependencies: ["AlignKernels", "AlignTensor", "CMPI"], swiftSettings: fast),
+        .systemLibrary(
             name: "CCompression",
             providers: [.apt(["libsnappy-dev", "libzstd-dev", "zlib1g-dev"])]),
         .target(name: "AlignParquet", dependencies: ["AlignJSON", "CCompression"], swiftSettings: fast),
@@ -62,7 +67,7 @@ let package = Package(
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
-        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings"], swiftSettings: fast),
+        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignDistributed", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings"], swiftSettings: fast),
         .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
@@ -76,7 +81,7 @@ let package = Package(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-                "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard",
+                "AlignDistributed", "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -91,7 +96,7 @@ let package = Package(
         .testTarget(name: "AlignTensorTests", dependencies: ["AlignKernels", "AlignTensor", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignNNTests", dependencies: ["AlignNN", "AlignOptim", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignHubTests", dependencies: ["AlignHub", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "AlignTrainingTests", dependencies: ["AlignTraining", "AlignModels", "AlignHub", "AlignSettings", "AlignJSON", "AlignData", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignTrainingTests", dependencies: ["AlignTraining", "AlignDistributed", "AlignModelIO", "AlignKernels", "AlignModels", "AlignHub", "AlignSettings", "AlignJSON", "AlignData", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignJSONTests", dependencies: ["AlignJSON"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "AlignJSON", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Align builds against (Debian/Ubuntu), only when missing:
 # OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it; snappy, zstd and zlib,
-# which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression).
+# which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression);
+# Open MPI (libopenmpi-dev to build Sources/CMPI, openmpi-bin for mpirun), for data-parallel training.
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
@@ -9,6 +10,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -f /usr/include/snappy-c.h ] || missing+=(libsnappy-dev)
 [ -f /usr/include/zstd.h ] || missing+=(libzstd-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+pkg-config --exists ompi-c 2>/dev/null || missing+=(libopenmpi-dev)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "align: installing ${missing[*]}" >&2
   sudo_cmd=""

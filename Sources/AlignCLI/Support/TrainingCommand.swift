@@ -1,4 +1,5 @@
 import AlignData
+import AlignDistributed
 import AlignHub
 import AlignKernels
 import AlignTraining
@@ -33,7 +34,10 @@ enum TrainingCommand {
                       ggufFrom bundle: ModelBundle? = nil) throws -> Trainer.Summary {
         let c = objective.trainingConfiguration
         note("training \(c.totalSteps(examples: objective.trainExampleCount)) steps: \(describe), lr \(c.learningRate), \(c.batchSize)×\(c.gradientAccumulationSteps) per step, \(Threads.count) threads")
-        let summary = try objective.train(outputDirectory: run.outputURL, resume: run.resume, onLog: try run.reportHook())
+        // Under mpirun only rank 0 writes: metrics, TensorBoard, checkpoints, the model, its card.
+        let isRoot = !Distributed.launchedByMPI || Distributed.world.isRoot
+        let summary = try objective.train(outputDirectory: run.outputURL, resume: run.resume, onLog: isRoot ? try run.reportHook() : nil)
+        guard isRoot else { return summary }
         run.writeModelCard(method: method, metrics: summary.lastMetrics)
         if let bundle { try bundle.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         return summary
@@ -41,6 +45,7 @@ enum TrainingCommand {
 
     /// `done: N steps in S s; name value, … → OUTPUT`, metrics named as metrics.jsonl names them.
     static func printDone(_ summary: Trainer.Summary, run: TrainingRun, _ metrics: [(label: String, key: String, digits: Int)]) {
+        guard Distributed.announcedRank == 0 else { return }
         let m = summary.lastMetrics
         let shown = metrics.map { "\($0.label) " + String(format: "%.\($0.digits)f", m[$0.key] ?? .nan) }.joined(separator: ", ")
         print(String(format: "done: %d steps in %.1f s; ", summary.steps, summary.seconds) + shown + " → " + run.outputURL.path)

@@ -1,3 +1,4 @@
+import AlignDistributed
 import AlignJSON
 import AlignKernels
 import AlignSettings
@@ -35,7 +36,7 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "Continue from the newest checkpoint-N in --output.")
     var resume = false
 
-    @Option(help: "Threads for kernels and BLAS (default: all cores).") var threads: Int?
+    @Option(help: "Threads for kernels and BLAS (default: all cores; under mpirun, cores ÷ ranks on this host).") var threads: Int?
 
     /// Every other flag: the command's settings (`--beta 0.1`, `--no-shuffle`), parsed against the
     /// configuration's declaration (``SettingsDeclaration/parseFlags(_:)``) and listed in the
@@ -124,25 +125,50 @@ struct TrainingRun {
     var evalDataURL: URL? { get throws { try evalData.map { try resolveDataFile($0, split: evalSplit, flag: "--eval-data") } } }
 }
 
-/// Sets the kernel and BLAS thread count from `--threads` (1...1024), or leaves the default.
+/// Sets the kernel and BLAS thread count from `--threads` (1...1024). Without it the default stays
+/// (`ALIGN_NUM_THREADS`, else every core), except under `mpirun`, where the ranks on one host share
+/// its cores: cores ÷ local ranks each (read from the launcher's environment, before MPI starts).
 func configureThreads(_ threads: Int?) throws {
-    guard let threads else { return }
+    guard let threads else {
+        if Distributed.launchedByMPI && ProcessInfo.processInfo.environment["ALIGN_NUM_THREADS"] == nil {
+            Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / Distributed.announcedLocalSize))
+        }
+        return
+    }
     guard (1...1024).contains(threads) else { throw ValidationErrorMessage("--threads \(threads): must be in 1...1024") }
     Threads.configure(threads)
 }
 
-/// Prints a line on standard error.
+/// Prints a line on standard error (under `mpirun`, on rank 0 only: the ranks would repeat it).
 func note(_ message: String) {
+    guard Distributed.announcedRank == 0 else { return }
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// Runs a training command's body with the CLI's conventions for training errors: after Ctrl-C
 /// (the trainer has saved a checkpoint) it says so and exits with 130, as a shell expects of an
 /// interrupted program; any other training error becomes a one-line message.
+///
+/// Under `mpirun` MPI starts here, and a rank that fails for any reason prints
+/// `align: rank R of N failed: …` and aborts the whole job (`MPI_Abort`, exit status 1), so the
+/// other ranks never wait on it; Open MPI's launcher names a rank that died of a signal itself.
 func runTraining(_ body: () throws -> Void) throws {
+    let world: (any Communicator)? = Distributed.launchedByMPI ? Distributed.world : nil
     do { try body() } catch let error as TrainingError {
         if case .interrupted = error { note(error.description); throw ExitCode(130) }
+        abortJob(world, ValidationErrorMessage(error.description))
         throw ValidationErrorMessage(error.description)
+    } catch {
+        abortJob(world, error)
+        throw error
     }
+}
+
+/// In a job of several ranks: names this rank and `error` on standard error, then ends every rank.
+private func abortJob(_ world: (any Communicator)?, _ error: Error) {
+    guard let world, world.isDistributed else { return }
+    let message = (error as? ValidationErrorMessage)?.description ?? "\(error)"
+    FileHandle.standardError.write(Data("align: rank \(world.rank) of \(world.size) failed: \(message)\n".utf8))
+    world.abort(code: 1)
 }
 

@@ -7,6 +7,10 @@ public final class Parameter: @unchecked Sendable {
     public private(set) var value: Tensor
     /// The accumulated gradient, same shape as ``value``; nil until a backward pass reaches it.
     public var grad: Tensor?
+    /// Called right after a backward pass has added this parameter's gradient into ``grad`` (each
+    /// backward adds it exactly once, however many ops used the parameter): data-parallel training
+    /// starts reducing a bucket of gradients while the backward pass goes on with earlier layers.
+    public var onGradientAccumulated: ((Parameter) -> Void)?
     /// Frozen parameters take part in computations but receive no gradient.
     public var requiresGrad: Bool { didSet { rebuildLeaf() } }
 
@@ -40,6 +44,7 @@ public final class Parameter: @unchecked Sendable {
         } else {
             grad = g.copy().reshaped(value.shape)
         }
+        onGradientAccumulated?(self)
     }
 
     /// Drops the gradient (as `optimizer.zero_grad(set_to_none=True)` does).

@@ -1,3 +1,4 @@
+import AlignDistributed
 import AlignJSON
 import AlignKernels
 import AlignModelIO
@@ -12,6 +13,17 @@ import Foundation
 /// seeded from (seed, e); optimiser step s consumes the next batchSize × accumulation examples.
 /// Everything a step depends on is a function of s and the saved state, so `--resume` from a
 /// checkpoint continues bit for bit.
+///
+/// Data parallelism (`mpirun -np N align …`): every rank runs this loop on the same schedule. The
+/// examples of each optimiser step (the same global batch of batchSize × accumulation as one
+/// process) are split into N contiguous shares (``share(of:rank:size:)``); each rank runs its share in
+/// micro-batches of at most batchSize, each weighted by its share of the *global* step; gradients
+/// are summed over ranks in buckets that start during the last backward pass (``GradientBuckets``);
+/// clipping and the optimiser run after the reduction, on identical gradients, so every rank keeps
+/// identical weights and optimiser state. Metric windows are summed over ranks every step, the
+/// evaluation set is split by batches and its metrics summed. Only rank 0 prints progress and writes
+/// `metrics.jsonl`, checkpoints and the final model; `--resume` reads the newest checkpoint on every
+/// rank (a shared folder) and needs the same N only for the same micro-batches, not for correctness.
 public final class Trainer {
     public let objective: TrainingObjective
     public let configuration: TrainingConfiguration
@@ -22,6 +34,15 @@ public final class Trainer {
     public var onLog: (([String: Double]) -> Void)?
     /// Called after every optimiser step with the number of steps done (evaluation hooks).
     public var onStepEnd: ((Int) throws -> Void)?
+    /// The ranks this run is spread over: the process's world (``Distributed/world``) by default,
+    /// a single process unless `mpirun` started it.
+    public var communicator: any Communicator = Distributed.world
+    /// Start reducing gradient buckets during the backward pass (true) or only after it (false;
+    /// `ALIGN_DDP_OVERLAP=0`), for measuring what the overlap buys.
+    public var overlapGradientReduction = ProcessInfo.processInfo.environment["ALIGN_DDP_OVERLAP"] != "0"
+    /// Seconds spent waiting for gradient all-reduces after the backward passes (0 in one process).
+    public var gradientWaitSeconds: Double { buckets?.waitSeconds ?? 0 }
+    private var buckets: GradientBuckets?
 
     private var optimizer: Optimizer!
     private var step = 0
@@ -66,6 +87,14 @@ public final class Trainer {
         return out
     }
 
+    /// Positions (into a step's example list of `count`) that `rank` of `size` trains on: contiguous
+    /// and balanced, rank r taking ⌊r·count/size⌋ ..< ⌊(r+1)·count/size⌋. When count/size is a multiple
+    /// of the batch size (gradient accumulation a multiple of N), each rank's micro-batches are
+    /// exactly one process's, so every forward pass is identical.
+    public static func share(of count: Int, rank: Int, size: Int) -> Range<Int> {
+        (rank * count / size)..<((rank + 1) * count / size)
+    }
+
     private func epochOrder(_ epoch: Int) -> [Int] {
         var order = Array(0..<objective.trainExampleCount)
         if configuration.shuffle {
@@ -83,17 +112,38 @@ public final class Trainer {
     public func train(resume: Bool = false) throws -> Summary {
         try configuration.validate()
         guard objective.trainExampleCount > 0 else { throw TrainingError.invalidConfiguration("no training examples") }
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        removeLeftoverStagingFolders()
+        let isRoot = communicator.isRoot
+        if !isRoot { progress = { _ in } }
+        if isRoot {
+            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+            removeLeftoverStagingFolders()
+        }
         let total = configuration.totalSteps(examples: objective.trainExampleCount)
         let schedule = configuration.schedule(totalSteps: total)
         optimizer = makeOptimizer()
+        let buckets = GradientBuckets(parameters: objective.trainableParameters.map(\.parameter), communicator: communicator,
+                                      overlap: overlapGradientReduction)
+        self.buckets = buckets
         if resume {
             try restoreLatestCheckpoint()
             windowFirstStep = step
             progress("resumed from step \(step) of \(total)")
-        } else {
+        } else if isRoot {
             try? FileManager.default.removeItem(at: metricsURL)
+        }
+        if communicator.isDistributed {
+            let n = Double(communicator.size)
+            let sums = communicator.allReduceSum([Double(step), Double(step) * Double(step)])
+            guard sums[0] == Double(step) * n, sums[1] == Double(step) * Double(step) * n else {
+                throw TrainingError.invalidConfiguration("the ranks resumed from different steps (rank \(communicator.rank) at step \(step)): every rank must see the same --output folder")
+            }
+            // Identical initial weights: rank 0's.
+            buckets.broadcastValues(from: 0)
+            let perStep = configuration.batchSize * configuration.gradientAccumulationSteps
+            progress("data parallel: \(communicator.size) ranks, \(perStep) examples per step split \(perStep / communicator.size)–\((perStep + communicator.size - 1) / communicator.size) per rank, \(buckets.bucketCount) gradient buckets of \(buckets.elementsPerStep * 4 / 1_048_576) MB in all, overlap \(overlapGradientReduction ? "on" : "off")")
+            if perStep % communicator.size != 0 || (perStep / communicator.size) % configuration.batchSize != 0 {
+                progress("note: \(perStep) examples per step over \(communicator.size) ranks do not split into whole micro-batches of \(configuration.batchSize): the result equals one process's up to float rounding, not bit for bit (make gradient_accumulation_steps a multiple of the rank count)")
+            }
         }
         try objective.prepare(log: progress)
         let interrupt = InterruptFlag.install()
@@ -108,9 +158,12 @@ public final class Trainer {
             let lr = configuration.learningRate * schedule.multiplier(step: step)
             optimizer.learningRate = lr
             let stepExamples = examples(forStep: step)
+            let share = StepShare(step: step, stepExamples: stepExamples,
+                                  localRange: Trainer.share(of: stepExamples.count, rank: communicator.rank, size: communicator.size),
+                                  communicator: communicator)
             // An online objective generates and scores this step's batch here.
-            try objective.prepareStep(step, examples: stepExamples)
-            try runStep(examples: stepExamples)
+            try objective.prepareStep(share)
+            try runStep(share)
             step += 1
             if step == 1 || step % configuration.loggingSteps == 0 || step == total {
                 last = try writeLog(learningRate: lr, totalSteps: total)
@@ -122,7 +175,9 @@ public final class Trainer {
                 try saveCheckpoint()
             }
             try onStepEnd?(step)
-            if interrupt.isSet {
+            // Every rank stops at the same step: Ctrl-C reaches the ranks at different moments.
+            let interrupted = communicator.isDistributed ? communicator.allReduceSum(interrupt.isSet ? 1 : 0) > 0 : interrupt.isSet
+            if interrupted {
                 let url = try saveCheckpoint()
                 throw TrainingError.interrupted(checkpoint: url)
             }
@@ -132,6 +187,9 @@ public final class Trainer {
             last.merge(try evaluate(), uniquingKeysWith: { $1 })
         }
         try saveFinalModel()
+        if communicator.isDistributed {
+            progress(String(format: "data parallel: %d ranks; rank 0 waited %.2f s in all for gradient all-reduces after the backward passes", communicator.size, gradientWaitSeconds))
+        }
         return Summary(steps: step, seconds: Date().timeIntervalSince(started), lastMetrics: last, finalModel: outputDirectory)
     }
 
@@ -149,17 +207,23 @@ public final class Trainer {
         }
     }
 
-    /// Forward and backward over the step's micro-batches, then clip and update.
-    private func runStep(examples: [Int]) throws {
+    /// Forward and backward over this rank's micro-batches of the step, the gradients summed over
+    /// ranks, then clip and update.
+    private func runStep(_ share: StepShare) throws {
+        let examples = share.stepExamples
+        let local = share.localExamples
         let params = objective.trainableParameters.map(\.parameter)
         params.forEach { $0.zeroGrad() }
-        let micro = stride(from: 0, to: examples.count, by: configuration.batchSize).map {
-            Array(examples[$0..<min($0 + configuration.batchSize, examples.count)])
+        let micro = stride(from: 0, to: local.count, by: configuration.batchSize).map {
+            Array(local[$0..<min($0 + configuration.batchSize, local.count)])
         }
-        for chunk in micro {
-            // Each micro-batch's mean is weighted by its share of the step, so the sum equals the
-            // mean over the whole step whatever the split.
+        var stepMetrics = StepMetrics()
+        for (m, chunk) in micro.enumerated() {
+            // Each micro-batch's mean is weighted by its share of the whole (global) step, so the
+            // sum over micro-batches and ranks equals the mean over the step whatever the split.
             let scale = Float(chunk.count) / Float(examples.count)
+            // The last backward pass of the step starts reducing gradient buckets as they finish.
+            if m == micro.count - 1 { buckets?.arm() }
             let loss: Tensor, metrics: StepMetrics
             do {
                 (loss, metrics) = try objective.trainingLoss(examples: chunk, stepExamples: examples, scale: scale)
@@ -170,8 +234,11 @@ public final class Trainer {
                 throw TrainingError.nonFinite(step: step + 1, what: "the loss", examples: nonFiniteExamples(chunk))
             }
             loss.backward()
-            window.merge(metrics)
+            // One process merges as it always has; ranks add their step's sums over all ranks.
+            if communicator.isDistributed { stepMetrics.merge(metrics) } else { window.merge(metrics) }
         }
+        buckets?.finish()
+        if communicator.isDistributed { window.merge(StepMetrics.summed(stepMetrics, over: communicator)) }
         let norm = clipGradientNorm(params, maxNorm: configuration.maxGradNorm)
         guard norm.isFinite else {
             throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", examples: examples.map(objective.describeExample))
@@ -205,6 +272,12 @@ public final class Trainer {
     private var metricsURL: URL { outputDirectory.appendingPathComponent("metrics.jsonl") }
 
     private func writeLog(learningRate: Float, totalSteps: Int) throws -> [String: Double] {
+        defer {
+            windowFirstStep = step
+            window = StepMetrics()
+            windowTokens = 0
+            windowStart = Date()
+        }
         var row = window.averages
         objective.completeMetrics(&row)
         let elapsed = max(Date().timeIntervalSince(windowStart), 1e-9)
@@ -216,13 +289,10 @@ public final class Trainer {
         row["tokens_per_second"] = Double(windowTokens) / elapsed
         row["seconds_per_step"] = elapsed / Double(max(1, step - windowFirstStep))
         row["peak_memory_mb"] = Double(TensorStorage.peakAllocatedBytes) / 1_048_576
+        lastTrainingRow = row
+        guard communicator.isRoot else { return row }
         try appendJSONLine(row)
         onLog?(row)
-        lastTrainingRow = row
-        windowFirstStep = step
-        window = StepMetrics()
-        windowTokens = 0
-        windowStart = Date()
         return row
     }
 
@@ -266,15 +336,18 @@ public final class Trainer {
     private func evaluate() throws -> [String: Double] {
         var metrics = StepMetrics()
         let n = objective.evalExampleCount
-        for start in stride(from: 0, to: n, by: configuration.batchSize) {
+        // Under data parallelism batch b goes to rank b mod N; the sums are then added over ranks.
+        for (b, start) in stride(from: 0, to: n, by: configuration.batchSize).enumerated() where b % communicator.size == communicator.rank {
             metrics.merge(try objective.evaluationMetrics(examples: Array(start..<min(start + configuration.batchSize, n))))
         }
+        if communicator.isDistributed { metrics = StepMetrics.summed(metrics, over: communicator) }
         var row: [String: Double] = [:]
         var averages = metrics.averages
         objective.completeMetrics(&averages)
         for (k, v) in averages { row["eval_" + k] = v }
         row["step"] = Double(step)
         row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
+        guard communicator.isRoot else { return row }
         try appendJSONLine(row)
         onLog?(row)
         progress("eval at step \(step): " + row.keys.sorted().filter { $0.hasPrefix("eval_") }.prefix(4)
@@ -391,6 +464,8 @@ public final class Trainer {
     public func saveCheckpoint() throws -> URL {
         let fm = FileManager.default
         let final = outputDirectory.appendingPathComponent("checkpoint-\(step)")
+        // Every rank holds the same weights and optimiser state: rank 0 writes them.
+        guard communicator.isRoot else { return final }
         let temporary = outputDirectory.appendingPathComponent(".checkpoint-\(step).partial-\(ProcessInfo.processInfo.processIdentifier)")
         try? fm.removeItem(at: temporary)
         try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
@@ -506,7 +581,7 @@ public final class Trainer {
         windowTokens = state.windowTokens
         lastGradNorm = state.lastGradNorm
         if let objectiveState = state.objectiveState { try objective.restoreCheckpointState(objectiveState) }
-        try truncateMetrics(afterStep: step)
+        if communicator.isRoot { try truncateMetrics(afterStep: step) }
     }
 
     /// Drops metrics rows logged after `step` (a run that went past its last checkpoint).
@@ -522,6 +597,7 @@ public final class Trainer {
     }
 
     private func saveFinalModel() throws {
+        guard communicator.isRoot else { return }
         let fm = FileManager.default
         let temporary = outputDirectory.appendingPathComponent(".final.partial-\(ProcessInfo.processInfo.processIdentifier)")
         try? fm.removeItem(at: temporary)

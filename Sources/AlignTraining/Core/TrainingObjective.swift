@@ -1,3 +1,4 @@
+import AlignDistributed
 import AlignJSON
 import AlignTensor
 import Foundation
@@ -6,6 +7,25 @@ import Foundation
 /// loop: it owns its data and model, turns example indices into a scaled loss plus metrics, and
 /// saves or restores its trainable model. The loop owns everything else: order, accumulation,
 /// clipping, the optimiser, the schedule, logging, evaluation, checkpoints and resume.
+///
+/// ## The contract under data parallelism (`mpirun -np N`)
+/// Every rank holds the whole data set and the same objective; the loop hands each rank only its
+/// share of a step (``StepShare``). For the run to equal one process on the same global batch:
+/// - ``trainingLoss(examples:stepExamples:scale:)`` receives this rank's micro-batch as `examples`
+///   but the *global* step as `stepExamples`, and `scale` is the micro-batch's share of the global
+///   step. A normaliser that is a function of the step's indices alone (SFT's token count, DPO's
+///   chosen tokens for its NLL term) is therefore already global: compute it from `stepExamples`.
+/// - A normaliser or statistic that needs a forward pass over the step (KTO's z₀, GRPO's group
+///   baselines, PPO's advantage whitening) must be computed in ``prepareStep(_:)-(StepShare)`` over
+///   `share.localExamples` and combined with ``StepShare/sum(_:)`` (or ``StepShare/gather(_:)``,
+///   exact), never from the local share alone.
+/// - Anything random (sampling) must be seeded per example — from (seed, step, the example's
+///   position in `stepExamples`) — not per process, so the same example draws the same sample
+///   whatever N is and whichever rank runs it.
+/// - ``saveModel(to:)`` and everything else that writes files is called on rank 0 only; every
+///   rank calls ``loadModel(from:)`` and ``restoreCheckpointState(_:)`` on resume.
+/// - Every rank must call the same collectives in the same order: do not branch on data that
+///   differs between ranks before a ``StepShare/sum(_:)``.
 public protocol TrainingObjective: AnyObject {
     /// The loop's settings (batch size, schedule, optimiser, logging, checkpoints).
     var trainingConfiguration: TrainingConfiguration { get }
@@ -23,6 +43,11 @@ public protocol TrainingObjective: AnyObject {
     /// Anything random must come from state that ``checkpointState()`` saves, so that `--resume`
     /// produces the same batches bit for bit.
     func prepareStep(_ step: Int, examples: [Int]) throws
+    /// Called before every optimiser step with this rank's share of it (in one process the share
+    /// is the whole step). The default calls ``prepareStep(_:examples:)`` with the whole step, which
+    /// is correct (every rank repeats the work) for deterministic per-step preparation; objectives
+    /// with step-wide statistics override this one (see the contract above).
+    func prepareStep(_ share: StepShare) throws
     /// State beyond the weights and the optimiser that a resumed run needs (a sampler's generator,
     /// an adaptive KL controller), saved in each checkpoint's `trainer_state.json`; nil for none.
     func checkpointState() -> JSONValue?
@@ -50,6 +75,7 @@ public protocol TrainingObjective: AnyObject {
 extension TrainingObjective {
     /// Offline objectives read their batches from the data set.
     public func prepareStep(_ step: Int, examples: [Int]) throws {}
+    public func prepareStep(_ share: StepShare) throws { try prepareStep(share.step, examples: share.stepExamples) }
     /// Offline objectives have no state beyond weights and optimiser.
     public func checkpointState() -> JSONValue? { nil }
     public func restoreCheckpointState(_ state: JSONValue) throws {}
@@ -70,4 +96,68 @@ extension TrainingObjective {
     public func completeMetrics(_ averages: inout [String: Double]) {}
     /// The index itself (objectives with data files name the row).
     public func describeExample(_ index: Int) -> String { String(index) }
+}
+
+/// One rank's view of an optimiser step under data parallelism (one process: the whole step).
+public struct StepShare {
+    /// The optimiser step, 0-based.
+    public let step: Int
+    /// Every example of the step, in order, the same on every rank.
+    public let stepExamples: [Int]
+    /// The positions in ``stepExamples`` this rank trains on.
+    public let localRange: Range<Int>
+    /// The ranks of the run.
+    public let communicator: any Communicator
+
+    public init(step: Int, stepExamples: [Int], localRange: Range<Int>, communicator: any Communicator) {
+        self.step = step; self.stepExamples = stepExamples; self.localRange = localRange; self.communicator = communicator
+    }
+
+    /// The examples this rank trains on.
+    public var localExamples: [Int] { Array(stepExamples[localRange]) }
+
+    /// `values` summed element-wise over ranks (floating-point order may differ from one process).
+    public func sum(_ values: [Double]) -> [Double] { communicator.allReduceSum(values) }
+
+    /// One value per example of the step, in step order, from each rank's values for its own
+    /// ``localRange`` (`local.count == localRange.count`). Exact: the other positions are zeros
+    /// in the sum, so the result is bit for bit what one process computing every value would hold.
+    public func gather(_ local: [Double]) -> [Double] {
+        precondition(local.count == localRange.count, "one value per local example")
+        guard communicator.isDistributed else { return local }
+        var full = [Double](repeating: 0, count: stepExamples.count)
+        for (k, v) in local.enumerated() { full[localRange.lowerBound + k] = v }
+        return communicator.allReduceSum(full)
+    }
+}
+
+extension StepMetrics {
+    /// Every rank's sums added together, in rank order (the same result on every rank).
+    static func summed(_ mine: StepMetrics, over communicator: any Communicator) -> StepMetrics {
+        var bytes: [UInt8] = []
+        for key in mine.sums.keys.sorted() {
+            let utf8 = Array(key.utf8)
+            withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes += $0 }
+            bytes += utf8
+            for x in mine.sums[key]! { withUnsafeBytes(of: x.bitPattern.littleEndian) { bytes += $0 } }
+        }
+        var total = StepMetrics()
+        for part in communicator.allGather(bytes) {
+            var i = 0
+            func read<T: FixedWidthInteger>(_: T.Type) -> T {
+                var x: T = 0
+                for k in 0..<MemoryLayout<T>.size { x |= T(part[i + k]) << (8 * k) }
+                i += MemoryLayout<T>.size
+                return x
+            }
+            while i < part.count {
+                let n = Int(read(UInt32.self))
+                let key = String(decoding: part[i..<i + n], as: UTF8.self)
+                i += n
+                let sum = Double(bitPattern: read(UInt64.self)), weight = Double(bitPattern: read(UInt64.self))
+                total.add(key, sum: sum, weight: weight)
+            }
+        }
+        return total
+    }
 }

@@ -29,8 +29,13 @@ public struct KTOLoss: Sendable {
 
     /// z₀ = max(0, mean over KL rows of log π(KL) − log π_ref(KL)), detached.
     public static func klEstimate(policyLogps: [Float], referenceLogps: [Float]) -> Float {
-        guard !policyLogps.isEmpty else { return 0 }
-        let mean = zip(policyLogps, referenceLogps).reduce(0.0) { $0 + Double($1.0 - $1.1) } / Double(policyLogps.count)
+        klEstimate(logRatios: zip(policyLogps, referenceLogps).map { Double($0.0 - $0.1) })
+    }
+
+    /// z₀ = max(0, mean of the per-row log-ratios log π(KL) − log π_ref(KL)).
+    public static func klEstimate(logRatios: [Double]) -> Float {
+        guard !logRatios.isEmpty else { return 0 }
+        let mean = logRatios.reduce(0.0, +) / Double(logRatios.count)
         return Float(max(0, mean))
     }
 

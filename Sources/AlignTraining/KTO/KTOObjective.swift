@@ -13,6 +13,10 @@ import Foundation
 /// large batch. A step of a single example (batch size 1, which TRL refuses) pairs it with the
 /// completion of the previous example of the data set instead, so z₀ still comes from a mismatched
 /// pair; an odd step size needs nothing special (the cycle just has odd length).
+///
+/// Under data parallelism each rank scores the KL sequences of its own share of the step in
+/// ``prepareStep(_:)-(StepShare)`` and the per-example log-ratios are gathered exactly
+/// (``StepShare/gather(_:)``), so z₀ is the global step's, computed as one process computes it.
 public final class KTOObjective: TrainingObjective {
     /// The model being trained.
     public let policy: any CausalLanguageModel
@@ -27,10 +31,10 @@ public final class KTOObjective: TrainingObjective {
     let collator: UnpairedCollator
     let objective: KTOLoss
     let saveModelHandler: (URL) throws -> Void
-    /// z₀ of the current optimiser step, and how many micro-batches have been trained (the loop
-    /// runs a step's micro-batches back to back, so the first of each step re-estimates z₀).
-    var stepKL: Float = 0
-    var microBatchesSeen = 0
+    /// z₀ of the current optimiser step and the step's examples it was estimated over (set by
+    /// ``prepareStep(_:)-(StepShare)``; a direct call of ``trainingLoss(examples:stepExamples:scale:)``
+    /// for other examples estimates it on the spot).
+    var stepKL: (examples: [Int], kl: Float)?
 
     /// - Parameters:
     ///   - reference: the frozen reference (any causal LM with the same tokenizer).
@@ -99,7 +103,12 @@ public final class KTOObjective: TrainingObjective {
 
     /// z₀ over the KL sequences of `indices` (in micro-batches of the configured size).
     func klEstimate(_ indices: [Int], examples: [TokenizedUnpaired]) -> Float {
-        let withKL = Self.withKLCompletions(indices, from: examples)
+        let (p, r) = klLogProbs(Self.withKLCompletions(indices, from: examples))
+        return KTOLoss.klEstimate(policyLogps: p, referenceLogps: r)
+    }
+
+    /// Policy and reference log-probs of the KL sequences of `withKL` (micro-batches of the batch size).
+    func klLogProbs(_ withKL: [TokenizedUnpaired]) -> (policy: [Float], reference: [Float]) {
         var p: [Float] = [], r: [Float] = []
         let size = configuration.training.batchSize
         for start in stride(from: 0, to: withKL.count, by: size) {
@@ -107,18 +116,30 @@ public final class KTOObjective: TrainingObjective {
             p += KTOLoss.logProbs(model: policy, rows: kl)
             r += KTOLoss.logProbs(model: reference, rows: kl)
         }
-        return KTOLoss.klEstimate(policyLogps: p, referenceLogps: r)
+        return (p, r)
+    }
+
+    /// z₀ of the step, before its first micro-batch: this rank scores the KL sequences of its share
+    /// (their KL completions follow the global step's cyclic rule), the log-ratios of the whole
+    /// step are gathered in step order, and z₀ = max(0, their mean) as in one process.
+    public func prepareStep(_ share: StepShare) throws {
+        guard configuration.lossType.usesKL else { return }
+        let all = Self.withKLCompletions(share.stepExamples, from: trainExamples)
+        let (p, r) = klLogProbs(Array(all[share.localRange]))
+        let ratios = share.gather(zip(p, r).map { Double($0.0 - $0.1) })
+        stepKL = (share.stepExamples, KTOLoss.klEstimate(logRatios: ratios))
     }
 
     public func trainingLoss(examples: [Int], stepExamples: [Int], scale: Float) throws -> (loss: Tensor, metrics: StepMetrics) {
         var kl: Float = 0
         if configuration.lossType.usesKL {
             // The policy changes only between steps, so one estimate serves every micro-batch.
-            let perStep = (stepExamples.count + configuration.training.batchSize - 1) / configuration.training.batchSize
-            if microBatchesSeen % max(1, perStep) == 0 { stepKL = klEstimate(stepExamples, examples: trainExamples) }
-            kl = stepKL
+            if let prepared = stepKL, prepared.examples == stepExamples {
+                kl = prepared.kl
+            } else {
+                kl = klEstimate(stepExamples, examples: trainExamples)
+            }
         }
-        microBatchesSeen += 1
         let main = Self.rows(collator.collate(examples.map { trainExamples[$0] })).main
         let ref = KTOLoss.logProbs(model: reference, rows: main)
         let r = objective.evaluate(policy: policy, batch: main, labels: examples.map { trainExamples[$0].label },
