@@ -152,10 +152,7 @@ public struct ExampleEncoder: Sendable {
         // A sequence of no tokens at all has no position to score and no last token to read a
         // reward at; it means the tokenizer covers none of the text (a vocabulary without byte
         // fallback), which only a clear refusal explains.
-        if encoded.prompt.isEmpty, encoded.completions.contains(where: \.isEmpty) {
-            let reason = "the prompt and a completion encode to no tokens (does the tokenizer cover this text?)"
-            throw location.map { DatasetError($0, reason) } ?? DatasetError(file: "data", reason)
-        }
+        if encoded.prompt.isEmpty, encoded.completions.contains(where: \.isEmpty) { throw DatasetError.noTokens(at: location) }
         return encoded
     }
 
@@ -207,6 +204,15 @@ public struct ExampleEncoder: Sendable {
                 return (ids, pieces)
             }
         }
+    }
+}
+
+extension DatasetError {
+    /// A row whose prompt and a completion encode to no tokens at all: nothing to score and no
+    /// last token to read a reward at.
+    static func noTokens(at location: RowLocation?) -> DatasetError {
+        let reason = "the prompt and a completion encode to no tokens (does the tokenizer cover this text?)"
+        return location.map { DatasetError($0, reason) } ?? DatasetError(file: "data", reason)
     }
 }
 

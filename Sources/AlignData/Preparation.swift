@@ -124,11 +124,7 @@ extension PreferenceDataset {
                 case .messages(let m): sequences.append(try encoder.encode(messages: m, addGenerationPrompt: false))
                 }
             }
-            if sequences.contains(where: \.isEmpty) {
-                // No last token to read the reward at (see ExampleEncoder.encode(prompt:completions:...)).
-                let reason = "the prompt and a completion encode to no tokens (does the tokenizer cover this text?)"
-                throw example.location.map { DatasetError($0, reason) } ?? DatasetError(file: "data", reason)
-            }
+            if sequences.contains(where: \.isEmpty) { throw DatasetError.noTokens(at: example.location) }
             log.checkBOS(sequences[0], bos: encoder.tokenizer.bosTokenID, location: example.location)
             if let maxLength, sequences.contains(where: { $0.count > maxLength }) {
                 log.summary.droppedExamples += 1

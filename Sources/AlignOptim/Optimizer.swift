@@ -123,14 +123,10 @@ public final class SGD: Optimizer {
     public func step() {
         for (name, p) in parameters {
             guard let g = p.grad else { continue }
-            guard momentum != 0 else {
-                p.value.applySGD(gradient: g, momentumBuffer: nil, seedBuffer: false, learningRate: learningRate,
-                                 momentum: 0, weightDecay: weightDecay, nesterov: nesterov)
-                continue
-            }
+            // Plain SGD keeps no buffer (none is saved in the state either).
             let fresh = slots.values[name + ".momentum_buffer"] == nil
-            let b = slots.slot(name + ".momentum_buffer", like: p)
-            p.value.applySGD(gradient: g, momentumBuffer: b, seedBuffer: fresh, learningRate: learningRate,
+            let buffer = momentum == 0 ? nil : slots.slot(name + ".momentum_buffer", like: p)
+            p.value.applySGD(gradient: g, momentumBuffer: buffer, seedBuffer: fresh, learningRate: learningRate,
                              momentum: momentum, weightDecay: weightDecay, nesterov: nesterov)
         }
     }
