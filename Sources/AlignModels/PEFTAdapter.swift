@@ -101,8 +101,10 @@ public enum PEFTAdapter {
             targets = Array(Set(adapted.map { String($0.path.split(separator: ".").last ?? "") })).sorted()
         }
         let heads = modulesToSave.compactMap { $0.name.split(separator: ".").first.map(String.init) }
+        // Floats written as their shortest decimal (0.05, not 0.05000000074505806).
+        func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
         let config = Config(peftType: "LORA", baseModelNameOrPath: baseModel, targetModules: .list(targets), r: first.rank,
-                            loraAlpha: Double(first.alpha), loraDropout: Double(first.dropout), useRslora: first.useRSLoRA,
+                            loraAlpha: decimal(first.alpha), loraDropout: decimal(first.dropout), useRslora: first.useRSLoRA,
                             useDora: first.useDoRA, bias: "none", taskType: taskType, fanInFanOut: false, inferenceMode: true,
                             initLoraWeights: true, modulesToSave: heads.isEmpty ? nil : Array(Set(heads)).sorted(),
                             rankPattern: [:], alphaPattern: [:])
