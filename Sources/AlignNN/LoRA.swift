@@ -151,7 +151,8 @@ public final class LoRAAdapter {
     func output(_ x: Tensor, base: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         let training = GradMode.isEnabled && dropout > 0
         let xd = training ? x.dropout(dropout, generator: &generator) : x
-        let update = xd.linear(weight: a.value).linear(weight: b.value) * scaling      // (..., out)
+        // s applied to the rank-r intermediate: one pass over (..., r) instead of (..., out).
+        let update = (xd.linear(weight: a.value) * scaling).linear(weight: b.value)    // (..., out)
         guard let magnitude else { return base + update }
         // DoRA: m / ‖W + s·B·A‖ (detached) rescales W·x + s·B·A·x, the bias untouched.
         let norm = withNoGrad { LoRAAdapter.rowNorms(weight + deltaWeight()) }        // (out)
