@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
-        .target(name: "AlignHub", dependencies: ["AlignModels", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
+        .target(name: "AlignHub", dependencies: ["AlignModels", "AlignNN", "AlignTensor", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignDistributed", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings"], swiftSettings: fast),
         .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),

@@ -14,6 +14,7 @@ let alignSubcommands: [ParsableCommand.Type] = [
     LogProbsCommand.self,
     TokenizeCommand.self,
     ConvertCommand.self,
+    MergeCommand.self,
     ConvertGGUF.self,
     Inspect.self,
     DataCommand.self,

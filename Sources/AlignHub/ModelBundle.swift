@@ -1,5 +1,7 @@
 import AlignModelIO
 import AlignModels
+import AlignNN
+import AlignTensor
 import AlignTemplates
 import AlignTokenizers
 import Foundation
@@ -64,9 +66,47 @@ public struct ModelBundle {
     /// a GGUF file gets `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json`
     /// generated from its vocabulary, so the folder loads with `AutoTokenizer` (and
     /// `Tokenizer(directory:)`) and encodes as before.
+    ///
+    /// A model with adapters attached saves the adapters instead, in PEFT's layout
+    /// (``saveAdapter(to:)``): the trained weights are only those.
     public func save(to directory: URL) throws {
+        if model.hasAdapters { return try saveAdapter(to: directory) }
         try saveCausalLanguageModel(model, to: directory, sourceDirectory: isGGUF ? nil : source,
                                     tokenizerDirectory: text.isGGUF ? nil : text.source, extraFiles: try text.generatedTokenizerFiles())
+    }
+
+    /// What an adapter saved from this bundle names as its base (`base_model_name_or_path`): the
+    /// Hub id or path the user gave, when set, else the source path.
+    public var baseModelName: String?
+
+    /// Attaches the PEFT adapter in `path` (a folder with `adapter_config.json` and
+    /// `adapter_model.safetensors`; r, α and targets come from its config) and freezes the base.
+    @discardableResult
+    public func loadAdapter(from path: String) throws -> LoRAConfiguration {
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        guard PEFTAdapter.isAdapterFolder(url) else {
+            throw ModelError.unreadable(path: url.path, reason: "no \(PEFTAdapter.configFile): not a PEFT adapter folder")
+        }
+        return try PEFTAdapter.load(into: model, from: url)
+    }
+
+    /// Writes the attached adapters as PEFT does (`adapter_config.json`, `adapter_model.safetensors`)
+    /// with the tokenizer files, as TRL leaves a PEFT run's output folder.
+    public func saveAdapter(to directory: URL) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        try PEFTAdapter.save(model, baseModel: baseModelName ?? source.path, to: directory)
+        if !text.isGGUF {
+            for name in huggingFaceTokenizerFiles {
+                let file = text.source.appendingPathComponent(name), target = directory.appendingPathComponent(name)
+                guard fm.fileExists(atPath: file.path) else { continue }
+                try? fm.removeItem(at: target)
+                try fm.copyItem(at: file, to: target)
+            }
+        }
+        for (name, data) in try text.generatedTokenizerFiles() {
+            try data.write(to: directory.appendingPathComponent(name))
+        }
     }
 
     /// The id used to pad batches: the tokenizer's pad token, else its EOS token, else 0.
@@ -94,9 +134,15 @@ extension ModelBundle {
         // Refused before any tensor is copied or the tokenizer converted.
         _ = try LlamaWeightMapping.ggufArchitecture(of: configuration)
         var seen = Set<ObjectIdentifier>()
+        // Adapters are written merged into their layers' weights (the model itself is unchanged).
+        var merged: [ObjectIdentifier: Tensor] = [:]
+        for (_, linear, adapter) in llama.adaptedLinears() {
+            merged[ObjectIdentifier(linear.weight)] = adapter.mergedWeight(linear.weight.value)
+        }
         let tensors: [LlamaWeightMapping.NamedTensor] = llama.namedParameters().compactMap { name, p in
             guard seen.insert(ObjectIdentifier(p)).inserted else { return nil }
-            return (name: name, shape: p.shape, storage: p.value.copy().storage)
+            let value = merged[ObjectIdentifier(p)] ?? p.value.copy()
+            return (name: name, shape: p.shape, storage: value.storage)
         }
         var extra: [(key: String, value: GGUFValue)] = []
         if text.isGGUF {

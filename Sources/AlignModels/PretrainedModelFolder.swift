@@ -33,7 +33,14 @@ extension CausalLanguageModel {
     /// loaded into the existing parameter, so optimiser state and references to the parameters
     /// stay valid and no second model is built. File checksums are the caller's (the trainer
     /// verifies `checksums.json` first).
+    ///
+    /// A model training adapters restores only them, from the PEFT files in `directory`
+    /// (``PEFTAdapter/restore(into:from:modulesToSave:)``): its base is frozen and unchanged.
     public func loadWeights(from directory: URL) throws {
+        if hasAdapters {
+            try PEFTAdapter.restore(into: self, from: directory)
+            return
+        }
         guard let model = self as? any HuggingFaceCausalLanguageModel else {
             throw ModelError.unsupported("restoring \(type(of: self)) from a Hugging Face folder")
         }

@@ -71,7 +71,14 @@ public final class RewardModel: Module {
     /// Restores the body and the score head in place from a folder saved by
     /// ``save(to:sourceDirectory:extraFiles:)`` (a training checkpoint), checking every tensor's
     /// name, dtype and shape before replacing any (see ``CausalLanguageModel/loadWeights(from:)``).
+    ///
+    /// With adapters on the body, the adapters and the score head are restored from the PEFT files
+    /// (``saveAdapter(to:baseModel:)``).
     public func loadWeights(from directory: URL) throws {
+        if body.hasAdapters {
+            try PEFTAdapter.restore(into: body, from: directory, modulesToSave: [("score.weight", score.weight)])
+            return
+        }
         try body.checkpointWeights(in: directory).restore(self, transposed: body.transposedParameterNames)
     }
 
@@ -159,12 +166,29 @@ public final class RewardModel: Module {
     /// in its checkpoint layout without any LM head, plus `score.weight`), `config.json`, the
     /// tokenizer files of `sourceDirectory` when given, and `extraFiles` (file name to contents:
     /// tokenizer files generated for a model loaded from a GGUF file, say).
+    ///
+    /// With adapters on the body, writes them instead (PEFT's `SEQ_CLS` layout: the adapters plus
+    /// the trained score head as `modules_to_save`) beside the tokenizer files.
     public func save(to directory: URL, sourceDirectory: URL? = nil, extraFiles: [String: Data] = [:]) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        if body.hasAdapters {
+            try PEFTAdapter.save(body, baseModel: adapterBaseModelName ?? sourceDirectory?.path ?? "", to: directory,
+                                 taskType: "SEQ_CLS", modulesToSave: [("score.weight", score.weight)])
+            try copyTokenizerFiles(from: sourceDirectory, to: directory, extraFiles: extraFiles)
+            return
+        }
         let tensors = body.huggingFaceTensors() + [writerTensor("score.weight", score.weight.value)]
         try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
         try huggingFaceConfiguration(sourceDirectory: sourceDirectory).data().write(to: directory.appendingPathComponent("config.json"))
+        try copyTokenizerFiles(from: sourceDirectory, to: directory, extraFiles: extraFiles)
+    }
+
+    /// The base model an adapter folder names (`base_model_name_or_path`); the source folder when nil.
+    public var adapterBaseModelName: String?
+
+    private func copyTokenizerFiles(from sourceDirectory: URL?, to directory: URL, extraFiles: [String: Data]) throws {
+        let fm = FileManager.default
         if let sourceDirectory {
             for name in huggingFaceTokenizerFiles {
                 let file = sourceDirectory.appendingPathComponent(name), target = directory.appendingPathComponent(name)

@@ -5,6 +5,12 @@ import AlignTensor
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
+    /// A low-rank adapter added to this layer's output (``LoRAAdapter``); its parameters are not
+    /// among the layer's own (a saved model stays the base model), see ``Module/adapterParameters()``.
+    public var adapter: LoRAAdapter?
+    /// The adapter reference forwards use (``AdapterMode/reference``): a frozen copy of the adapter
+    /// training started from, or nil for the bare layer.
+    public var referenceAdapter: LoRAAdapter?
 
     /// Kaiming-uniform weights and bias, as PyTorch initialises them.
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, generator: inout RandomGenerator) {
@@ -19,15 +25,23 @@ public final class Linear: Module {
         self.bias = bias.map { Parameter($0) }
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { x.linear(weight: weight.value, bias: bias?.value) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = x.linear(weight: weight.value, bias: bias?.value)
+        guard let adapter = activeAdapter else { return y }
+        return adapter.output(x, base: y, weight: weight.value, bias: bias?.value)
+    }
 
     /// `self(x)`, or with `decoding` (x holds the few new rows of an incremental decoding step,
     /// inference only) the same product through ``Tensor/decodingLinear(weight:bias:)``.
     public func callAsFunction(_ x: Tensor, decoding: Bool) -> Tensor {
-        decoding ? x.decodingLinear(weight: weight.value, bias: bias?.value) : self(x)
+        guard decoding else { return self(x) }
+        let y = x.decodingLinear(weight: weight.value, bias: bias?.value)
+        guard let adapter = activeAdapter else { return y }
+        return adapter.output(x, base: y, weight: weight.value, bias: bias?.value)
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
+        if let collector = LinearCollector.current { collector.found.append((String(prefix.dropLast()), self)) }
         visit(prefix + "weight", weight)
         if let bias { visit(prefix + "bias", bias) }
     }

@@ -20,9 +20,10 @@ extension Module {
         return out
     }
 
-    /// Parameters that receive gradients.
+    /// Parameters that receive gradients: the model's own that are not frozen, then the
+    /// adapters' (``adapterParameters()``, named by PEFT's keys) that are not.
     public func trainableParameters() -> [(name: String, parameter: Parameter)] {
-        namedParameters().filter { $0.parameter.requiresGrad }
+        (namedParameters() + adapterParameters()).filter { $0.parameter.requiresGrad }
     }
 
     /// Total number of scalar parameters (tied parameters counted once).

@@ -41,8 +41,10 @@ public enum TRLKeys {
         for k in ["load_in_4bit", "load_in_8bit", "bnb_4bit_quant_type", "use_bnb_nested_quant", "bnb_4bit_compute_dtype"] {
             keys[k] = "Align does not quantise weights for training"
         }
-        for k in ["lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_modules_to_save", "lora_task_type", "use_rslora", "use_dora"] {
-            keys[k] = "use_peft is not set, so LoRA settings have no effect"
+        // lora_r, lora_alpha, lora_dropout, lora_target_modules, use_rslora, use_dora and use_peft are
+        // every trainer's settings (AdapterConfiguration); these two are decided by the command.
+        for k in ["lora_modules_to_save", "lora_task_type"] {
+            keys[k] = "the command decides the task (a causal LM; `align reward` trains its score head beside the adapters)"
         }
         keys["eval_strategy"] = "Align evaluates every eval_steps when evaluation data is given"
         keys["evaluation_strategy"] = keys["eval_strategy"]

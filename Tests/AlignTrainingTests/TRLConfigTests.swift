@@ -41,7 +41,7 @@ import TestSupport
         #expect(s.warnings.allSatisfy { $0.hasPrefix(fixturesDirectory.appendingPathComponent("trl_configs/dpo_config.yaml").path + ":") })
     }
 
-    @Test("unknown keys are still errors; use_peft is refused rather than training full weights")
+    @Test("unknown keys are still errors")
     func refusals() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -53,7 +53,28 @@ import TestSupport
             return nil
         }
         #expect(error("bettta: 0.1\n")?.contains(#"unknown key "bettta""#) == true)
-        #expect(error("use_peft: true\nlora_r: 16\n")?.contains("use_peft: LoRA/PEFT adapters are not available") == true)
-        #expect(error("use_peft: false\nlora_r: 16\n") == nil)
+        #expect(error("use_peft: true\nlora_r: 16\n") == nil)
+    }
+
+    @Test("TRL's PEFT keys and Align's flags reach every trainer's adapter settings from one declaration")
+    func adapterSettings() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("c.yaml").path
+        FileManager.default.createFile(atPath: path, contents: Data("use_peft: true\nlora_alpha: 16\nlora_target_modules: all-linear\nuse_dora: true\n".utf8))
+        var sources = SettingSources()
+        try sources.add(file: SettingsFile(path: path), knownKeys: DPOConfiguration.knownKeys)
+        let dpo = try sources.decode(DPOConfiguration.self).adapter
+        #expect(dpo.enabled && dpo.lora.rank == 16 && dpo.lora.alpha == 16 && dpo.lora.useDoRA && dpo.lora.targetModules == ["all-linear"])
+        #expect(!DPOConfiguration().adapter.enabled)
+        for keys in [SFTConfiguration.knownKeys, KTOConfiguration.knownKeys, RewardConfiguration.knownKeys] {
+            #expect(keys.isSuperset(of: ["use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "use_dora"]))
+        }
+        let flags = try SFTConfiguration.parseFlags(["--lora-r", "8", "--lora-target-modules", "q_proj,v_proj", "--use-rslora"])
+        var s2 = SettingSources()
+        for (key, flag, value) in flags { s2.set(key, value, source: flag) }
+        let sft = try s2.decode(SFTConfiguration.self).adapter
+        #expect(sft.enabled && sft.lora.rank == 8 && sft.lora.targetModules == ["q_proj", "v_proj"] && sft.lora.useRSLoRA)
+        #expect(sft.lora.scaling == 32 / Float(8).squareRoot())
     }
 }

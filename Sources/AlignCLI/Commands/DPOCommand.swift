@@ -1,5 +1,6 @@
 import AlignData
 import AlignHub
+import AlignModels
 import AlignTraining
 import ArgumentParser
 import Foundation
@@ -27,16 +28,14 @@ struct DPOCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(DPOConfiguration.self)
-        let modelPath = try run.modelPath
-        let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
         note("loading \(run.model)")
-        let policy = try ModelBundle(path: modelPath)
-        // The reference: a given model, or a second load of the policy's weights, frozen; it shares
-        // the policy's tokenizer and chat template, so only its weights are loaded.
-        var reference: ModelBundle?
-        if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil) {
-            reference = try policy.withModel(loadedFrom: refModelPath)
-            reference!.model.freeze()
+        let policy = try TrainingCommand.loadPolicy(run, adapter: config.adapter, seed: config.training.seed)
+        // The reference: a given model; with adapters, the policy with them switched to the
+        // reference (no second copy of the base); else a second load of the policy's weights,
+        // frozen. It shares the policy's tokenizer and chat template, so only weights are loaded.
+        var reference: (any CausalLanguageModel)?
+        if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil && !policy.model.hasAdapters) {
+            reference = try TrainingCommand.reference(for: policy, refModel: refModel)
         }
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
@@ -46,7 +45,7 @@ struct DPOCommand: ParsableCommand {
             let (pairs, summary) = try dataset.tokenizedForDPO(encoder: encoder, options: options)
             return (pairs, dataset.report, dataset.format, summary)
         }
-        let objective = try DPOObjective(policy: policy.model, reference: reference?.model, configuration: config,
+        let objective = try DPOObjective(policy: policy.model, reference: reference, configuration: config,
                                          trainPairs: train, evalPairs: eval, padID: policy.padID) { try policy.save(to: $0) }
         if config.precomputeRefLogProbs {
             var settings = try ReferenceCache.fileDigest(try run.dataURL)

@@ -1,5 +1,7 @@
 import AlignData
 import AlignHub
+import AlignModels
+import AlignNN
 import AlignTraining
 import ArgumentParser
 import Foundation
@@ -28,20 +30,17 @@ struct KTOCommand: ParsableCommand {
         try configureThreads(common.threads)
         // KTOConfiguration keeps the file order by default (KL pairs depend on it); `shuffle: true` in the config changes it.
         let (config, run) = try common.resolve(KTOConfiguration.self)
-        let modelPath = try run.modelPath
-        let refModelPath = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
         note("loading \(run.model)")
-        let policy = try ModelBundle(path: modelPath)
-        // Only the reference's weights are loaded: it shares the policy's tokenizer and chat template.
-        let reference = try policy.withModel(loadedFrom: refModelPath)
-        reference.model.freeze()
+        let policy = try TrainingCommand.loadPolicy(run, adapter: config.adapter, seed: config.training.seed)
+        // Only the reference's weights are loaded (none with adapters: the policy with them off).
+        let reference = try TrainingCommand.reference(for: policy, refModel: refModel)
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "examples", dropped: "prompt alone ≥ max_length") { url, _ in
             let dataset = try UnpairedDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))
             let (examples, summary) = try dataset.tokenizedForKTO(encoder: encoder, options: PreparationOptions(maxLength: config.maxLength))
             return (examples, dataset.report, dataset.format, summary)
         }
-        let objective = try KTOObjective(policy: policy.model, reference: reference.model, configuration: config,
+        let objective = try KTOObjective(policy: policy.model, reference: reference, configuration: config,
                                          trainExamples: train, evalExamples: eval, padID: policy.padID) { try policy.save(to: $0) }
         let summary = try TrainingCommand.train(objective, run: run, method: "kto",
                                                 describe: "\(config.lossType.rawValue), β \(config.beta), λ_D \(config.desirableWeight), λ_U \(config.undesirableWeight)",

@@ -35,6 +35,7 @@ struct LogProbsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "logprobs",
         abstract: "Summed completion log-probs per row: preference rows give chosen/rejected, prompt/completion rows give one.")
     @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
+    @Option(help: adapterHelp) var adapter: String?
     @Option(help: "JSON Lines: {prompt, chosen, rejected} or {prompt, completion}.") var data: String
     @Option(help: "Split to read when --data is a folder or a cached Hub dataset id.") var split = "train"
     @Option(help: "Rows per forward pass.") var batchSize = 8
@@ -47,7 +48,7 @@ struct LogProbsCommand: ParsableCommand {
         try configureThreads(threads)
         let dataURL = try resolveDataFile(data, split: split, flag: "--data")
         let rows = try readJSONObjects(dataURL.path)
-        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
+        let bundle = try loadModelBundle(model, adapter: adapter)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         guard let first = rows.first else { return }
         let options = PreparationOptions(maxLength: nil)
@@ -88,6 +89,7 @@ struct LogProbsCommand: ParsableCommand {
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate a completion with the KV cache.")
     @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
+    @Option(help: adapterHelp) var adapter: String?
     @Option(help: "The prompt.") var prompt: String
     @Flag(help: "Render the chat template with a generation prompt.") var chat = false
     @Option(help: "System message (with --chat).") var system: String?
@@ -105,11 +107,11 @@ struct GenerateCommand: ParsableCommand {
         try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty)
         try configureThreads(threads)
-        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
+        let bundle = try loadModelBundle(model, adapter: adapter)
         let model = bundle.model
         var text = prompt
         if chat {
-            guard let template = bundle.chatTemplate else { throw ValidationErrorMessage("\(model) has no chat template") }
+            guard let template = bundle.chatTemplate else { throw ValidationErrorMessage("\(self.model) has no chat template") }
             var messages: [[String: TemplateValue]] = []
             if let system { messages.append(["role": "system", "content": .string(system)]) }
             messages.append(["role": "user", "content": .string(prompt)])

@@ -1,5 +1,7 @@
 import AlignData
 import AlignHub
+import AlignModels
+import AlignNN
 import AlignTraining
 import ArgumentParser
 import Foundation
@@ -30,6 +32,10 @@ struct RewardCommand: ParsableCommand {
         note("loading \(run.model)")
         let bundle = try RewardModelBundle(path: try run.modelPath, seed: config.training.seed)
         let model = bundle.model
+        model.adapterBaseModelName = run.model
+        try TrainingCommand.attachAdapters(to: model, run: run, adapter: config.adapter, seed: config.training.seed)
+        // With adapters the score head still trains (PEFT's modules_to_save for SEQ_CLS).
+        if model.body.hasAdapters { model.score.weight.requiresGrad = true }
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "pairs", dropped: "longer than max_length") { url, _ in
             let dataset = try PreferenceDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))

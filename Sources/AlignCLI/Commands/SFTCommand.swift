@@ -26,9 +26,8 @@ struct SFTCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(SFTConfiguration.self)
-        let modelPath = try run.modelPath
         note("loading \(run.model)")
-        let bundle = try ModelBundle(path: modelPath)
+        let bundle = try TrainingCommand.loadPolicy(run, adapter: config.adapter, seed: config.training.seed)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength, truncationMode: config.truncationMode)
         let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "examples", dropped: "nothing left to train on") { url, isTraining in

@@ -1,5 +1,6 @@
 import AlignHub
 import AlignKernels
+import AlignModels
 import AlignData
 import AlignSentiment
 import AlignTensor
@@ -33,6 +34,7 @@ var assetCache: URL {
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sample", abstract: "Sample N continuations per prompt (batched, KV cache) as JSON Lines.")
     @Option(help: "Model folder, .gguf file or cached Hub id (org/name[@revision]).") var model: String
+    @Option(help: adapterHelp) var adapter: String?
     @Option(help: "Prompts: JSON Lines with \"prompt\", or one per line.") var prompts: String
     @Option(help: "Output JSON Lines: {prompt, completions}.") var output: String
     @Option(help: "Continuations per prompt.") var n = 2
@@ -46,7 +48,7 @@ struct SampleCommand: ParsableCommand {
 
     func run() throws {
         try configureThreads(threads)
-        let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
+        let bundle = try loadModelBundle(model, adapter: adapter)
         let texts = try readPrompts(prompts)
         let samples = try CompletionSampler.sample(bundle: bundle, prompts: texts, perPrompt: n, maxNewTokens: maxNewTokens,
                                                    temperature: temperature, topP: topP, seed: seed, batchSize: batchSize,
@@ -61,6 +63,7 @@ struct JudgeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "judge", abstract: "Score completions (VADER or a reward model) and write preference pairs or KTO rows.")
     @Option(help: "Samples from `align sample`: {prompt, completions}.") var input: String
     @Option(help: "vader (VADER compound of prompt + completion), or a reward-model folder saved by `align reward`.") var reward = "vader"
+    @Option(help: "PEFT adapter folder applied to the --reward model (a reward adapter saved by `align reward --lora-r …`).") var adapter: String?
     @Option(help: "Output JSON Lines.") var output: String
     @Flag(help: "Write KTO rows {prompt, completion, label} instead of pairs.") var kto = false
     @Flag(help: "Write pairs {prompt, chosen, rejected, margin} (the default).") var pairs = false
@@ -75,6 +78,7 @@ struct JudgeCommand: ParsableCommand {
         } else {
             let bundle = try RewardModelBundle(path: try resolveModelPath(reward, flag: "--reward"))
             let model = bundle.model
+            if let adapter { try PEFTAdapter.load(into: model, from: URL(fileURLWithPath: (adapter as NSString).expandingTildeInPath)) }
             let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: nil)
             scoreAll = { prompt, completions in
                 try withNoGrad {
@@ -105,6 +109,7 @@ struct JudgeCommand: ParsableCommand {
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "eval", abstract: "Mean reward, win rate vs the reference, and KL(π‖π_ref) on prompts.")
     @Option(help: "Policy model folder or .gguf.") var model: String
+    @Option(help: "PEFT adapter folder applied on top of --model (the default reference is then --model without it).") var adapter: String?
     @Option(help: "Reference model (default: the policy itself, so KL 0).") var refModel: String?
     @Option(help: "Prompts: JSON Lines with \"prompt\", or one per line.") var prompts: String
     @Option(help: "vader.") var reward = "vader"
@@ -119,9 +124,9 @@ struct EvalCommand: ParsableCommand {
         guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
         let vader = try VaderSentiment(cacheDirectory: assetCache)
         let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
-        let modelPath = try resolveModelPath(model, flag: "--model")
-        let policy = try ModelBundle(path: modelPath)
-        // Without --ref-model the reference is a second load of the policy's weights (sharing its tokenizer).
+        let policy = try loadModelBundle(model, adapter: adapter)
+        // Without --ref-model the reference is a second load of the policy's weights (sharing its
+        // tokenizer), without the adapter when one was given: the base model.
         let reference = try refModel.map { try ModelBundle(path: resolveModelPath($0, flag: "--ref-model")) } ?? policy.withModel()
         let texts = try readPrompts(prompts)
         let refSamples = try CompletionSampler.sample(bundle: reference, prompts: texts, perPrompt: 1, maxNewTokens: maxNewTokens,

@@ -1,4 +1,6 @@
+import AlignModels
 import AlignHub
+import ArgumentParser
 import Foundation
 
 /// Resolves a `--model`-style argument: an existing path as given, else a Hugging Face Hub id
@@ -42,3 +44,20 @@ func resolveDataFile(_ pathOrID: String, split: String, flag: String) throws -> 
     }
     throw ValidationErrorMessage("\(flag) \(pathOrID): no JSON Lines or JSON file for split \"\(split)\" in \(resolved.path) (looked for \(split).jsonl, \(split)-*.jsonl, \(split)/*.jsonl and the same under data/, or .json)")
 }
+
+/// Loads `--model` and, when `--adapter` names a PEFT adapter folder, attaches it (r, alpha and
+/// targets from its `adapter_config.json`), as `PeftModel.from_pretrained(base, DIR)` does.
+func loadModelBundle(_ model: String, adapter: String?) throws -> ModelBundle {
+    let bundle = try ModelBundle(path: resolveModelPath(model, flag: "--model"))
+    if let adapter {
+        let url = URL(fileURLWithPath: (adapter as NSString).expandingTildeInPath)
+        guard PEFTAdapter.isAdapterFolder(url) else {
+            throw ValidationErrorMessage("--adapter \(adapter): no \(PEFTAdapter.configFile) there (not a PEFT adapter folder)")
+        }
+        try bundle.loadAdapter(from: adapter)
+    }
+    return bundle
+}
+
+/// The `--adapter` option's help.
+let adapterHelp = ArgumentHelp("PEFT adapter folder (adapter_config.json + adapter_model.safetensors) applied on top of --model.")

@@ -96,7 +96,12 @@ extension TrainingRun {
                              arguments: CommandLine.arguments, metrics: metrics, modelName: outputURL.lastPathComponent,
                              version: alignVersion)
         let url = outputURL.appendingPathComponent("README.md")
-        do { try Data(card.markdown().utf8).write(to: url, options: .atomic) } catch {
+        var text = card.markdown()
+        // An adapter folder is PEFT's to load (as PEFT's own cards say).
+        if FileManager.default.fileExists(atPath: outputURL.appendingPathComponent("adapter_config.json").path) {
+            text = text.replacingOccurrences(of: "library_name: transformers", with: "library_name: peft")
+        }
+        do { try Data(text.utf8).write(to: url, options: .atomic) } catch {
             note("warning: could not write the model card \(url.path): \(error.localizedDescription)")
         }
     }

@@ -2,6 +2,8 @@ import AlignData
 import AlignDistributed
 import AlignHub
 import AlignKernels
+import AlignModels
+import AlignNN
 import AlignTraining
 import Foundation
 
@@ -26,6 +28,46 @@ enum TrainingCommand {
         let train = try prepare(try run.dataURL, "train")
         let eval = try run.evalDataURL.map { try prepare($0, "eval") } ?? []
         return (train, eval)
+    }
+
+    /// Loads the policy of a training run and, when the run trains adapters (``AdapterConfiguration``
+    /// on, or `--adapter DIR`), attaches them and freezes the base: new ones seeded by the run's
+    /// seed, or the folder's (then trainable, and kept frozen as the reference's starting point).
+    /// Every trainer command loads its policy here, so each gets adapters by declaring
+    /// ``AdapterConfiguration`` in its configuration.
+    static func loadPolicy(_ run: TrainingRun, adapter: AdapterConfiguration, seed: UInt64) throws -> ModelBundle {
+        var policy = try ModelBundle(path: try run.modelPath)
+        policy.baseModelName = run.model
+        try attachAdapters(to: policy.model, run: run, adapter: adapter, seed: seed)
+        return policy
+    }
+
+    /// The adapter half of ``loadPolicy(_:adapter:seed:)``, for any model (a reward model's body).
+    static func attachAdapters(to model: some AlignNN.Module, run: TrainingRun, adapter: AdapterConfiguration, seed: UInt64) throws {
+        if let path = run.adapter {
+            let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+            guard PEFTAdapter.isAdapterFolder(url) else {
+                throw ValidationErrorMessage("--adapter \(path): no \(PEFTAdapter.configFile) there (not a PEFT adapter folder)")
+            }
+            let c = try PEFTAdapter.load(into: model, from: url)
+            model.freezeAdaptersAsReference()
+            note("adapter \(path): r \(c.rank), alpha \(c.alpha)\(c.useDoRA ? ", DoRA" : "")\(c.useRSLoRA ? ", rsLoRA" : ""), \(model.adaptedLinears().count) layers; base frozen")
+        } else if adapter.enabled {
+            let layers = try model.attachAdapters(adapter.lora, seed: seed)
+            let trainable = model.adapterParameters().reduce(0) { $0 + $1.parameter.value.count }
+            note("LoRA r \(adapter.lora.rank), alpha \(adapter.loraAlpha)\(adapter.useDoRA ? ", DoRA" : "")\(adapter.useRSLoRA ? ", rsLoRA" : "") on \(layers.count) layers: \(trainable) trainable parameters; base frozen")
+        }
+    }
+
+    /// The reference model of DPO, KTO (and PPO): `--ref-model` when given; with adapters, the
+    /// policy itself under its reference adapters (``AdapterReference``: no second copy of the base
+    /// weights); otherwise a second, frozen load of the policy's weights.
+    static func reference(for policy: ModelBundle, refModel: String?) throws -> any CausalLanguageModel {
+        if refModel == nil && policy.model.hasAdapters { return AdapterReference(policy.model) }
+        let path = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
+        let reference = try policy.withModel(loadedFrom: path)
+        reference.model.freeze()
+        return reference.model
     }
 
     /// Runs the objective's training loop into the output folder, then writes the model card and,

@@ -36,6 +36,9 @@ struct TrainingOptions: ParsableArguments {
     @Flag(help: "Continue from the newest checkpoint-N in --output.")
     var resume = false
 
+    @Option(help: "Start from this PEFT adapter folder (adapter_config.json + adapter_model.safetensors; its r, alpha and targets win) and train it further; the reference is a frozen copy of it.")
+    var adapter: String?
+
     @Option(help: "Threads for kernels and BLAS (default: all cores; under mpirun, cores ÷ ranks on this host).") var threads: Int?
 
     /// Every other flag: the command's settings (`--beta 0.1`, `--no-shuffle`), parsed against the
@@ -81,8 +84,9 @@ struct TrainingOptions: ParsableArguments {
             reportTo = names.filter { ["none", "tensorboard"].contains($0) }.joined(separator: ",")
         }
         _ = try ReportDestination.parse(reportTo)
-        let run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
+        var run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
                               split: split, evalSplit: evalSplit, reportTo: reportTo)
+        run.adapter = adapter
         try run.validateOutput()
         return (configuration, run)
     }
@@ -106,6 +110,8 @@ struct TrainingRun {
     var evalSplit = "test"
     /// `--report-to` (a comma list of ``ReportDestination`` names).
     var reportTo = "none"
+    /// `--adapter`: a PEFT adapter folder training starts from.
+    var adapter: String?
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.

@@ -8,6 +8,8 @@ import Foundation
 /// key, Align's flag, help, range); TRL's DPO defaults (learning rate 1e-6, logging every 10 steps).
 public struct DPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     public var loss = PreferenceLossConfiguration()
     /// Tokens kept per sequence (prompt + completion); TRL 1.x default 1024; nil keeps everything.
     public var maxLength: Int? = 1024
@@ -31,7 +33,7 @@ public struct DPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     }
 
     public static let settings: [Setting<DPOConfiguration>] =
-        TrainingConfiguration.settings.map { $0.lifted(\.training) } + PreferenceLossConfiguration.settings.map { $0.lifted(\.loss) } + [
+        TrainingConfiguration.settings.map { $0.lifted(\.training) } + AdapterConfiguration.settings.map { $0.lifted(\.adapter) } + PreferenceLossConfiguration.settings.map { $0.lifted(\.loss) } + [
             Setting("max_length", \.maxLength, help: "Longest sequence in tokens.", check: .whenSet(.within(2...maximumSequenceLength))),
             Setting("max_prompt_length", \.maxPromptLength, help: "Cut prompts to this many tokens first (the original DPO repository's rule).",
                     check: .whenSet(.atLeast(0))),
@@ -46,7 +48,7 @@ public struct DPOConfiguration: Sendable, Hashable, SettingsDeclaration {
 
     /// Rules across settings: the loss's own, and the two lengths.
     public func validateCombination() throws {
-        try training.validateCombination()
+        try training.validateCombination(); try adapter.validateCombination()
         do { try loss.validate() } catch let error as PreferenceLossError {
             throw TrainingError.invalidSetting(key: error.key, message: error.description)
         }

@@ -17,6 +17,8 @@ public enum KTOLossType: String, Sendable, CaseIterable, SettingChoice {
 public struct KTOConfiguration: Sendable, Hashable, SettingsDeclaration {
     /// The shared loop's settings (KTO defaults: lr 1e-6, file order).
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     /// `kto` or `apo_zero_unpaired`.
     public var lossType: KTOLossType = .kto
     /// β, the scale of the implied reward β·(log π − log π_ref).
@@ -37,7 +39,7 @@ public struct KTOConfiguration: Sendable, Hashable, SettingsDeclaration {
         training.shuffle = false
     }
 
-    public static let settings: [Setting<KTOConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + [
+    public static let settings: [Setting<KTOConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + AdapterConfiguration.settings.map { $0.lifted(\.adapter) } + [
         Setting("loss_type", \.lossType, help: "The KTO loss variant."),
         Setting("beta", \.beta, help: "β, the strength of the KL regularisation.", check: .above(0)),
         Setting("desirable_weight", \.desirableWeight, help: "λ_D, the weight of desirable examples.", check: .atLeast(0)),
@@ -47,7 +49,7 @@ public struct KTOConfiguration: Sendable, Hashable, SettingsDeclaration {
     ]
 
     /// Rules across settings.
-    public func validateCombination() throws { try training.validateCombination() }
+    public func validateCombination() throws { try training.validateCombination(); try adapter.validateCombination() }
 
     /// The KTO paper's advice: λ_D·n_D / (λ_U·n_U) should lie in [1, 4/3]. Returns a warning
     /// naming the ratio and the weights that would fix it, or nil when it is in range.

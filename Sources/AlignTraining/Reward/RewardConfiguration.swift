@@ -6,6 +6,8 @@ import Foundation
 public struct RewardConfiguration: Sendable, Hashable, SettingsDeclaration {
     /// The shared loop's settings (reward default lr 1e-4).
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     /// Pairs whose chosen or rejected sequence is longer are dropped (TRL drops, never cuts).
     public var maxLength: Int? = 1024
     /// c in c·E[(r_w + r_l)²], which keeps rewards centred on 0 (nil: off, TRL's default).
@@ -18,7 +20,7 @@ public struct RewardConfiguration: Sendable, Hashable, SettingsDeclaration {
         training.loggingSteps = 10
     }
 
-    public static let settings: [Setting<RewardConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + [
+    public static let settings: [Setting<RewardConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + AdapterConfiguration.settings.map { $0.lifted(\.adapter) } + [
         Setting("max_length", \.maxLength, help: "Drop pairs longer than this many tokens.",
                 check: .whenSet(.within(2...maximumSequenceLength))),
         Setting("center_rewards_coefficient", \.centerRewardsCoefficient,
@@ -27,5 +29,5 @@ public struct RewardConfiguration: Sendable, Hashable, SettingsDeclaration {
     ]
 
     /// Rules across settings.
-    public func validateCombination() throws { try training.validateCombination() }
+    public func validateCombination() throws { try training.validateCombination(); try adapter.validateCombination() }
 }

@@ -7,6 +7,8 @@ import Foundation
 public struct SFTConfiguration: Sendable, Hashable, SettingsDeclaration {
     /// The shared loop's settings (SFT default lr 2e-5).
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     /// Tokens kept per example (cut at preparation), or the packed row length.
     public var maxLength: Int? = 1024
     /// Which end of an over-long example survives.
@@ -23,7 +25,7 @@ public struct SFTConfiguration: Sendable, Hashable, SettingsDeclaration {
         training.loggingSteps = 10
     }
 
-    public static let settings: [Setting<SFTConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + [
+    public static let settings: [Setting<SFTConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + AdapterConfiguration.settings.map { $0.lifted(\.adapter) } + [
         Setting("max_length", \.maxLength, help: "Longest example in tokens (the row length when packing).",
                 check: .whenSet(.within(2...maximumSequenceLength))),
         Setting("truncation_mode", \.truncationMode, help: "Which end of an over-long example survives."),
@@ -35,7 +37,7 @@ public struct SFTConfiguration: Sendable, Hashable, SettingsDeclaration {
 
     /// Rules across settings.
     public func validateCombination() throws {
-        try training.validateCombination()
+        try training.validateCombination(); try adapter.validateCombination()
         try requireSetting(!packing || maxLength != nil, "packing", "needs max_length (the row length)")
     }
 }
