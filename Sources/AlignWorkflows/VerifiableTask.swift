@@ -1,42 +1,13 @@
-import AlignKernels
 import AlignTraining
 import Foundation
 
-/// A task with exact answers for GRPO: generated two-operand arithmetic questions
-/// ("What is 17 + 25?"), the answer expected as `<answer>42</answer>`. Rows are JSON objects
-/// `{"prompt": [...messages...], "answer": "42"}`; the rewards read the row's `answer` field.
+/// The rewards of the verifiable task shipped for GRPO (data/arithmetic, made by
+/// scripts/tasks/make_arithmetic.py): two-operand arithmetic questions ("What is 17 + 25?") whose
+/// answer is expected as `<answer>42</answer>`. Rows are `{"prompt": [...messages...], "answer": "42"}`;
+/// the rewards read the row's `answer` field.
 public enum VerifiableTask {
     /// The system instruction every question carries.
     public static let instruction = "Answer with the number only, inside <answer></answer> tags."
-
-    /// `count` questions from `seed`: a + b, a − b (a ≥ b) and a × b with a, b in 0...`maxOperand`
-    /// (products use operands up to 12).
-    public static func questions(count: Int, seed: UInt64, maxOperand: Int = 50) -> [(question: String, answer: Int)] {
-        var g = RandomGenerator(seed: seed)
-        func draw(_ upper: Int) -> Int { Int(g.next() % UInt64(upper + 1)) }
-        return (0..<count).map { _ in
-            switch g.next() % 3 {
-            case 0:
-                let (a, b) = (draw(maxOperand), draw(maxOperand))
-                return ("What is \(a) + \(b)?", a + b)
-            case 1:
-                let (x, y) = (draw(maxOperand), draw(maxOperand))
-                let (a, b) = (max(x, y), min(x, y))
-                return ("What is \(a) - \(b)?", a - b)
-            default:
-                let (a, b) = (draw(12), draw(12))
-                return ("What is \(a) * \(b)?", a * b)
-            }
-        }
-    }
-
-    /// JSON Lines rows for `questions` (conversational prompts, chat template applied by the trainers).
-    public static func jsonLines(_ questions: [(question: String, answer: Int)]) -> String {
-        questions.map { q in
-            let escaped = q.question.replacingOccurrences(of: "\"", with: "\\\"")
-            return "{\"prompt\": [{\"role\": \"system\", \"content\": \"\(instruction)\"}, {\"role\": \"user\", \"content\": \"\(escaped)\"}], \"answer\": \"\(q.answer)\"}"
-        }.joined(separator: "\n") + "\n"
-    }
 
     /// The text inside the first `<answer>…</answer>`, trimmed; nil when there is none.
     public static func extractAnswer(_ completion: String) -> String? {
