@@ -75,7 +75,7 @@ enum TrainingCommand {
     static func train(_ objective: TrainingObjective, run: TrainingRun, method: String, describe: String,
                       ggufFrom bundle: ModelBundle? = nil) throws -> Trainer.Summary {
         let c = objective.trainingConfiguration
-        note("training \(c.totalSteps(examples: objective.trainExampleCount)) steps: \(describe), lr \(c.learningRate), \(c.batchSize)×\(c.gradientAccumulationSteps) per step, \(Threads.count) threads")
+        note("training \(Trainer(objective: objective, configuration: c, outputDirectory: run.outputURL).totalSteps()) steps: \(describe), lr \(c.learningRate), \(c.batchSize)×\(c.gradientAccumulationSteps) per step, \(Threads.count) threads")
         // Under mpirun only rank 0 writes: metrics, TensorBoard, checkpoints, the model, its card.
         let isRoot = !Distributed.launchedByMPI || Distributed.world.isRoot
         let summary = try objective.train(outputDirectory: run.outputURL, resume: run.resume, onLog: isRoot ? try run.reportHook() : nil)

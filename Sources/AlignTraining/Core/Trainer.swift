@@ -69,10 +69,26 @@ public final class Trainer {
 
     // MARK: Schedule of examples
 
-    /// Indices of the examples optimiser step `s` (0-based) trains on.
+    /// Optimiser steps per batch of examples (1 unless an online objective says otherwise).
+    var updatesPerBatch: Int { objective.onlineSchedule?.updatesPerBatch ?? 1 }
+    /// Data examples per batch.
+    var examplesPerBatch: Int {
+        objective.onlineSchedule?.promptsPerBatch ?? configuration.batchSize * configuration.gradientAccumulationSteps
+    }
+
+    /// Optimiser steps of the run: `max_steps`, else the epochs' batches times ``updatesPerBatch``.
+    public func totalSteps() -> Int {
+        if configuration.maxSteps > 0 { return configuration.maxSteps }
+        let n = objective.trainExampleCount
+        let perEpoch = max(1, Int((Double(n) / Double(examplesPerBatch)).rounded(.up)))
+        return max(1, Int((Double(perEpoch) * configuration.numTrainEpochs).rounded(.up))) * updatesPerBatch
+    }
+
+    /// Indices of the examples batch `s` (0-based; the optimiser step's, unless an online
+    /// objective trains several steps on one batch) draws from the data.
     public func examples(forStep s: Int) -> [Int] {
         let n = objective.trainExampleCount
-        let perStep = configuration.batchSize * configuration.gradientAccumulationSteps
+        let perStep = examplesPerBatch
         var out: [Int] = []
         out.reserveCapacity(perStep)
         var position = s * perStep
@@ -118,8 +134,10 @@ public final class Trainer {
             try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
             removeLeftoverStagingFolders()
         }
-        let total = configuration.totalSteps(examples: objective.trainExampleCount)
-        let schedule = configuration.schedule(totalSteps: total)
+        let total = totalSteps()
+        let k = updatesPerBatch
+        // Online objectives step the schedule once per generated batch, as TRL's do.
+        let schedule = configuration.schedule(totalSteps: max(1, (total + k - 1) / k))
         optimizer = makeOptimizer()
         let buckets = GradientBuckets(parameters: objective.trainableParameters.map(\.parameter), communicator: communicator,
                                       overlap: overlapGradientReduction)
@@ -155,17 +173,22 @@ public final class Trainer {
             last.merge(try evaluate(), uniquingKeysWith: { $1 })
         }
         while step < total {
-            let lr = configuration.learningRate * schedule.multiplier(step: step)
+            let lr = configuration.learningRate * schedule.multiplier(step: step / k)
             optimizer.learningRate = lr
-            let stepExamples = examples(forStep: step)
-            let share = StepShare(step: step, stepExamples: stepExamples,
-                                  localRange: Trainer.share(of: stepExamples.count, rank: communicator.rank, size: communicator.size),
-                                  communicator: communicator)
-            // An online objective generates and scores this step's batch here.
-            try objective.prepareStep(share)
-            try runStep(share)
+            let batchExamples = examples(forStep: step / k)
+            // An online objective generates and scores this step's batch here (every rank the
+            // whole batch: its sampling is seeded per step, so ranks agree).
+            try objective.prepareStep(StepShare(step: step, stepExamples: batchExamples,
+                                                localRange: Trainer.share(of: batchExamples.count, rank: communicator.rank, size: communicator.size),
+                                                communicator: communicator))
+            let updates = objective.updateExamples(step, batch: batchExamples)
+            try runStep(StepShare(step: step, stepExamples: updates,
+                                  localRange: Trainer.share(of: updates.count, rank: communicator.rank, size: communicator.size),
+                                  communicator: communicator))
             step += 1
-            if step == 1 || step % configuration.loggingSteps == 0 || step == total {
+            // The first row once the first batch is done (step 1 unless an online objective trains
+            // several steps on a batch), then every logging_steps.
+            if step == k || step % configuration.loggingSteps == 0 || step == total {
                 last = try writeLog(learningRate: lr, totalSteps: total)
             }
             if configuration.evalSteps > 0, step % configuration.evalSteps == 0, objective.evalExampleCount > 0 {
@@ -279,16 +302,17 @@ public final class Trainer {
             windowStart = Date()
         }
         var row = window.averages
-        objective.completeMetrics(&row)
         let elapsed = max(Date().timeIntervalSince(windowStart), 1e-9)
         row["learning_rate"] = Double(learningRate)
         row["grad_norm"] = Double(lastGradNorm)
         row["num_tokens"] = Double(tokensSeen)
         row["step"] = Double(step)
-        row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
+        row["epoch"] = Double(step * examplesPerBatch) / Double(updatesPerBatch) / Double(objective.trainExampleCount)
         row["tokens_per_second"] = Double(windowTokens) / elapsed
         row["seconds_per_step"] = elapsed / Double(max(1, step - windowFirstStep))
         row["peak_memory_mb"] = Double(TensorStorage.peakAllocatedBytes) / 1_048_576
+        // After the loop's own fields, so an objective can derive from them (PPO's `lr`).
+        objective.completeMetrics(&row)
         lastTrainingRow = row
         guard communicator.isRoot else { return row }
         try appendJSONLine(row)
@@ -346,7 +370,7 @@ public final class Trainer {
         objective.completeMetrics(&averages)
         for (k, v) in averages { row["eval_" + k] = v }
         row["step"] = Double(step)
-        row["epoch"] = Double(step * configuration.batchSize * configuration.gradientAccumulationSteps) / Double(objective.trainExampleCount)
+        row["epoch"] = Double(step * examplesPerBatch) / Double(updatesPerBatch) / Double(objective.trainExampleCount)
         guard communicator.isRoot else { return row }
         try appendJSONLine(row)
         onLog?(row)

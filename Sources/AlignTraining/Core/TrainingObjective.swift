@@ -37,6 +37,16 @@ public protocol TrainingObjective: AnyObject {
     var trainableParameters: [(name: String, parameter: Parameter)] { get }
     /// One-time work before the first step (precomputing reference log-probs, say).
     func prepare(log: (String) -> Void) throws
+    /// How an online objective's optimiser steps map onto the batches it generates; nil (the
+    /// default) for one optimiser step per batch of `batchSize × gradientAccumulationSteps`
+    /// examples. See ``OnlineSchedule``.
+    var onlineSchedule: OnlineSchedule? { get }
+    /// The indices ``trainingLoss(examples:stepExamples:scale:)`` receives for optimiser step
+    /// `step`, given the data examples `batch` of its generated batch: the examples themselves
+    /// by default; an online objective returns rows of its rollout (PPO: the step's mini-batch in
+    /// its shuffled order; GRPO: every completion). The loop cuts them into micro-batches of
+    /// `batchSize`.
+    func updateExamples(_ step: Int, batch: [Int]) -> [Int]
     /// Called before optimiser step `step` (0-based) with the examples it will train on. An online
     /// objective (PPO, RLOO, GRPO, online DPO) generates completions for those prompts, scores them
     /// and computes advantages here; ``trainingLoss(examples:stepExamples:scale:)`` then reads them.
@@ -72,7 +82,24 @@ public protocol TrainingObjective: AnyObject {
     func describeExample(_ index: Int) -> String
 }
 
+/// The schedule of an online objective (PPO, RLOO, GRPO): each generated batch consumes
+/// `promptsPerBatch` data examples and is trained on for `updatesPerBatch` optimiser steps (PPO's
+/// `num_ppo_epochs × num_mini_batches`). The loop then hands the same batch to `prepareStep` for
+/// those steps, steps the learning-rate schedule once per batch (as TRL's online trainers do),
+/// and counts epochs in batches.
+public struct OnlineSchedule: Sendable, Hashable {
+    public var promptsPerBatch: Int
+    public var updatesPerBatch: Int
+    public init(promptsPerBatch: Int, updatesPerBatch: Int) {
+        precondition(promptsPerBatch > 0 && updatesPerBatch > 0, "an online schedule needs positive sizes")
+        self.promptsPerBatch = promptsPerBatch; self.updatesPerBatch = updatesPerBatch
+    }
+}
+
 extension TrainingObjective {
+    /// Offline objectives train on each batch once.
+    public var onlineSchedule: OnlineSchedule? { nil }
+    public func updateExamples(_ step: Int, batch: [Int]) -> [Int] { batch }
     /// Offline objectives read their batches from the data set.
     public func prepareStep(_ step: Int, examples: [Int]) throws {}
     public func prepareStep(_ share: StepShare) throws { try prepareStep(share.step, examples: share.stepExamples) }
