@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Align builds against (Debian/Ubuntu), only when missing:
 # OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it; snappy, zstd and zlib,
-# which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression).
+# which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression);
+# Fashion-MNIST for the diffusion commands.
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
@@ -9,6 +10,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -f /usr/include/snappy-c.h ] || missing+=(libsnappy-dev)
 [ -f /usr/include/zstd.h ] || missing+=(libzstd-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+# Fashion-MNIST (IDX files) for `align diffusion train` / `classifier` / `pairs`.
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "align: installing ${missing[*]}" >&2
   sudo_cmd=""

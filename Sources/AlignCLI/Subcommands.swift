@@ -18,4 +18,6 @@ let alignSubcommands: [ParsableCommand.Type] = [
     Inspect.self,
     DataCommand.self,
     RateCommand.self,
+    DiffusionCommand.self,
+    DiffusionDPOCommand.self,
 ]
