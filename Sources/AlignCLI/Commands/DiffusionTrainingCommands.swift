@@ -7,7 +7,7 @@ import ArgumentParser
 import Foundation
 
 /// The training-side `align diffusion` subcommands.
-let diffusionTrainingSubcommands: [ParsableCommand.Type] = [DiffusionTrain.self, DiffusionClassifier.self, DiffusionSample.self, DiffusionPairs.self]
+let diffusionTrainingSubcommands: [ParsableCommand.Type] = [DiffusionTrain.self, DiffusionClassifier.self, DiffusionSample.self, DiffusionPairs.self, DiffusionEvaluate.self]
 
 /// Flags shared by `align diffusion train` and `classifier`: data folder, output, YAML config,
 /// resume, threads, and the loop's settings (`--learning-rate`, `--max-steps`, …) from the
