@@ -6,6 +6,7 @@
 //   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
 //   CMPI (Open MPI's C API) + AlignTensor -> AlignDistributed  (ranks, collectives, gradient buckets)
 //   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
+//   AlignNN + AlignModelIO -> AlignDiffusion                  (diffusers UNet2DModel, DDPM/DDIM, images, PNG)
 //                                                             (models, KV-cached generation: below AlignTraining)
 //   AlignJSON -> AlignTemplates -> AlignTokenizers            (text, no tensors)
 //   AlignSentiment; AlignJSON -> AlignRatings                 (self-contained scoring maths)
@@ -39,7 +40,7 @@ let package = Package(
         .executable(name: "align-bench", targets: ["AlignBench"]),
         .library(name: "Align", targets: [
             "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-            "AlignDistributed", "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet", "AlignTensorBoard",
+            "AlignDistributed", "AlignTemplates", "AlignTokenizers", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignJSON", "AlignSettings", "AlignParquet", "AlignTensorBoard", "AlignDiffusion",
         ]),
     ],
     dependencies: [
@@ -65,9 +66,10 @@ let package = Package(
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
+        .target(name: "AlignDiffusion", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO", "AlignJSON", "CCompression"], swiftSettings: fast),
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignNN", "AlignTensor", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
         .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
-        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignDistributed", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings"], swiftSettings: fast),
+        .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignDistributed", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings", "AlignDiffusion"], swiftSettings: fast),
         .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
         .target(name: "AlignTemplates", dependencies: ["AlignJSON"], swiftSettings: v5),
@@ -81,7 +83,7 @@ let package = Package(
             name: "AlignCLI",
             dependencies: [
                 "AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignTraining", "AlignHub", "AlignWorkflows",
-                "AlignDistributed", "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard",
+                "AlignDistributed", "AlignTokenizers", "AlignTemplates", "AlignData", "AlignSentiment", "AlignRatings", "AlignReport", "AlignSettings", "AlignJSON", "AlignTensorBoard", "AlignDiffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "AlignHubTests", dependencies: ["AlignHub", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTrainingTests", dependencies: ["AlignTraining", "AlignDistributed", "AlignModelIO", "AlignKernels", "AlignModels", "AlignHub", "AlignSettings", "AlignJSON", "AlignData", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignModelsTests", dependencies: ["AlignModels", "AlignModelIO", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignDiffusionTests", dependencies: ["AlignDiffusion", "AlignTraining", "AlignModelIO", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignJSONTests", dependencies: ["AlignJSON"], swiftSettings: v5),
         .testTarget(name: "AlignModelIOTests", dependencies: ["AlignModelIO", "AlignJSON", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
         .testTarget(name: "AlignTemplatesTests", dependencies: ["AlignTemplates", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),

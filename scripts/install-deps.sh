@@ -3,6 +3,7 @@
 # OpenBLAS (libopenblas-dev) and pkg-config, which SwiftPM uses to find it; snappy, zstd and zlib,
 # which decompress Parquet dataset pages (AlignParquet links them through Sources/CCompression);
 # Open MPI (libopenmpi-dev to build Sources/CMPI, openmpi-bin for mpirun), for data-parallel training.
+# Fashion-MNIST for the diffusion commands.
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
@@ -12,6 +13,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 pkg-config --exists ompi-c 2>/dev/null || missing+=(libopenmpi-dev)
 command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+# Fashion-MNIST (IDX files) for `align diffusion train` / `classifier` / `pairs`.
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "align: installing ${missing[*]}" >&2
   sudo_cmd=""

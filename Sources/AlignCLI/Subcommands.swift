@@ -22,4 +22,6 @@ let alignSubcommands: [ParsableCommand.Type] = [
     Inspect.self,
     DataCommand.self,
     RateCommand.self,
+    DiffusionCommand.self,
+    DiffusionDPOCommand.self,
 ]

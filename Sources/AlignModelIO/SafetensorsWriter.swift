@@ -150,8 +150,8 @@ public enum SafetensorsWriter {
             guard tensor.name != "__metadata__" else {
                 throw ModelIOError.invalidArgument(path: path, reason: "\"__metadata__\" is reserved and cannot name a tensor")
             }
-            guard [.float32, .float16, .bfloat16].contains(tensor.dtype) else {
-                throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": can only write F32, F16 or BF16, not \(tensor.dtype.rawValue)")
+            guard [.float32, .float16, .bfloat16, .int64].contains(tensor.dtype) else {
+                throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": can only write F32, F16, BF16 or I64, not \(tensor.dtype.rawValue)")
             }
             guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.shape.reduce(1, *) == tensor.storage.count else {
                 throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": shape \(tensor.shape) does not hold \(tensor.storage.count) elements")
@@ -183,6 +183,11 @@ public enum SafetensorsWriter {
                 }
                 start += n
             }
+        case .int64:
+            // Integer tensors (time steps, class labels) are held as exact Floats (|x| < 2^24).
+            var scratch = [Int64](repeating: 0, count: count)
+            for i in 0..<count { scratch[i] = Int64(values[i]).littleEndian }
+            try scratch.withUnsafeBytes { try sink.write($0) }
         default:
             preconditionFailure("validated above")
         }
