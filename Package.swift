@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "AlignParquetTests", dependencies: ["AlignParquet", "AlignData", "AlignJSON", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignDataTests", dependencies: ["AlignData", "AlignTokenizers", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "AlignReportTests", dependencies: ["AlignReport"], swiftSettings: v5),
+        .testTarget(name: "AlignReportTests", dependencies: ["AlignReport", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTensorBoardTests", dependencies: ["AlignTensorBoard", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignWorkflowsTests", dependencies: ["AlignWorkflows", "AlignHub", "AlignModels", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),

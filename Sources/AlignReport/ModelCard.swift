@@ -40,8 +40,15 @@ public struct ModelCard: Sendable {
         self.version = version
     }
 
-    /// The Hub's pipeline for the saved folder: a reward model is a sequence classifier.
-    public var pipelineTag: String { method == "reward" ? "text-classification" : "text-generation" }
+    /// Whether the folder is a diffusers UNet (`align diffusion-dpo`) rather than a transformers model.
+    public var isDiffusion: Bool { method.hasPrefix("diffusion") }
+
+    /// The Hub's pipeline for the saved folder: a reward model is a sequence classifier, a diffusers
+    /// UNet2DModel an image generator.
+    public var pipelineTag: String {
+        if isDiffusion { return "unconditional-image-generation" }
+        return method == "reward" ? "text-classification" : "text-generation"
+    }
 
     private var methodDescription: (name: String, paper: String, link: String)? {
         switch method {
@@ -49,6 +56,10 @@ public struct ModelCard: Sendable {
         case "kto": return ("KTO", "KTO: Model Alignment as Prospect Theoretic Optimization", "https://huggingface.co/papers/2402.01306")
         case "sft": return ("SFT", "", "")
         case "reward": return ("reward modelling (Bradley–Terry)", "Training language models to follow instructions with human feedback", "https://huggingface.co/papers/2203.02155")
+        case "ppo": return ("PPO", "Fine-Tuning Language Models from Human Preferences", "https://huggingface.co/papers/1909.08593")
+        case "grpo": return ("GRPO", "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open Language Models", "https://huggingface.co/papers/2402.03300")
+        case "rloo": return ("RLOO", "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human Feedback in LLMs", "https://huggingface.co/papers/2402.14740")
+        case "diffusion-dpo": return ("Diffusion-DPO", "Diffusion Model Alignment Using Direct Preference Optimization", "https://huggingface.co/papers/2311.12908")
         default: return nil
         }
     }
@@ -62,7 +73,7 @@ public struct ModelCard: Sendable {
             yaml.append("datasets:")
             yaml += hubDatasets.map { "- \(yamlString($0))" }
         }
-        yaml.append("library_name: transformers")
+        yaml.append(isDiffusion ? "library_name: diffusers" : "library_name: transformers")
         yaml.append("model_name: \(yamlString(modelName))")
         yaml.append("pipeline_tag: \(pipelineTag)")
         yaml.append("tags:")
@@ -73,9 +84,19 @@ public struct ModelCard: Sendable {
         let base = baseModelIsHubID ? "[\(baseModel)](https://huggingface.co/\(baseModel))" : "`\(baseModel)`"
         let data = datasets.map { $0.isHubID ? "[\($0.name)](https://huggingface.co/datasets/\($0.name))" : "`\($0.name)`" }
         body.append("This model is a fine-tuned version of \(base)" + (data.isEmpty ? "" : " on \(data.joined(separator: " and "))") + ".")
-        body.append("It was trained with Align (`align \(method)`), which logs TRL's metric names and saves a transformers folder.")
+        body.append(isDiffusion
+            ? "It was trained with Align (`align \(method)`), which saves a diffusers `UNet2DModel` folder with its `scheduler_config.json`."
+            : "It was trained with Align (`align \(method)`), which logs TRL's metric names and saves a transformers folder.")
         body += ["", "## Quick start", "", "```python"]
-        if method == "reward" {
+        if isDiffusion {
+            body += ["import torch", "from diffusers import DDPMScheduler, UNet2DModel", "",
+                     "unet = UNet2DModel.from_pretrained(\"\(modelName)\")",
+                     "scheduler = DDPMScheduler.from_pretrained(\"\(modelName)\")",
+                     "x = torch.randn(1, unet.config.in_channels, unet.config.sample_size, unet.config.sample_size)",
+                     "labels = torch.tensor([0]) if unet.config.num_class_embeds else None",
+                     "for t in scheduler.timesteps:",
+                     "    x = scheduler.step(unet(x, t, class_labels=labels).sample, t, x).prev_sample"]
+        } else if method == "reward" {
             body += ["from transformers import pipeline", "", "scorer = pipeline(\"text-classification\", model=\"\(modelName)\")",
                      "print(scorer(\"The movie was wonderful.\"))"]
         } else {

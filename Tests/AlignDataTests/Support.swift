@@ -24,7 +24,7 @@ enum Fixture {
 
     /// A temporary file holding `text`.
     static func temporaryFile(_ text: String, name: String = "data.jsonl") throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("AlignDataTests-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("AlignDataTests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let file = folder.appendingPathComponent(name)
         try text.write(to: file, atomically: true, encoding: .utf8)

@@ -28,7 +28,7 @@ import TestSupport
     @Test func saveWritesWhatDiffusersWrote() throws {
         let source = Self.folder.appendingPathComponent("unet_uncond")
         let unet = try UNet2DModel(folder: source)
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("align-unet-\(UUID().uuidString)")
+        let out = testScratchDirectory.appendingPathComponent("align-unet-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         try unet.save(to: out)
         #expect(try Data(contentsOf: out.appendingPathComponent("config.json")) == Data(contentsOf: source.appendingPathComponent("config.json")))

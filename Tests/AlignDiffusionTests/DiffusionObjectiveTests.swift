@@ -33,7 +33,7 @@ import TestSupport
         config.training.gradientAccumulationSteps = 2
         config.training.maxSteps = 2
         config.training.loggingSteps = 1
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("align-ddpo-\(UUID().uuidString)")
+        let out = testScratchDirectory.appendingPathComponent("align-ddpo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let objective = try DiffusionDPOObjective(policy: policy, reference: reference, scheduler: NoiseScheduler(SchedulerConfiguration()),
                                                   configuration: config, pairs: ImagePairs(chosen: images(1), rejected: images(2))) { try policy.save(to: $0) }

@@ -15,7 +15,7 @@ import TestSupport
 /// (transformers' GGUF reader on the same files: scripts/fixtures/check_gguf_export.py.)
 @Suite struct GGUFExportTests {
     static func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-gguf-export-\(UUID().uuidString)")
+        let url = testScratchDirectory.appendingPathComponent("align-gguf-export-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

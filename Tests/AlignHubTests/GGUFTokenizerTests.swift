@@ -33,7 +33,7 @@ let hasSmolLM2 = FileManager.default.fileExists(atPath: smolLM2GGUF.path)
     }
 
     @Test func fileWithoutTokenizerIsRefused() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-no-tokenizer-\(UUID().uuidString).gguf")
+        let url = testScratchDirectory.appendingPathComponent("align-no-tokenizer-\(UUID().uuidString).gguf")
         defer { try? FileManager.default.removeItem(at: url) }
         try GGUFWriter.write(metadata: [(key: "general.architecture", value: .string("llama"))], tensors: [], to: url)
         #expect(throws: ModelIOError.self) { try BPEVocabulary(gguf: GGUFFile(url: url)) }

@@ -11,7 +11,7 @@ import TestSupport
     /// A copy of the small Qwen2 fixture folder with `changes` (file name → new text) applied.
     static func folder(_ changes: [String: String]) throws -> URL {
         let source = fixturesDirectory.appendingPathComponent("models/qwen2")
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-bundle-\(UUID().uuidString)")
+        let url = testScratchDirectory.appendingPathComponent("align-bundle-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: source, to: url)
         for (name, text) in changes {
             try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -1,6 +1,7 @@
 import AlignHub
 import Foundation
 import Testing
+import TestSupport
 
 /// A fake Hugging Face cache in a temporary folder, laid out as huggingface_hub lays it out.
 private struct FakeCache {
@@ -10,7 +11,7 @@ private struct FakeCache {
     static let other = "fedcba9876543210fedcba9876543210fedcba98"
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("align-hf-\(UUID().uuidString)")
+        root = testScratchDirectory.appendingPathComponent("align-hf-\(UUID().uuidString)")
         hub = root.appendingPathComponent("hub")
         let fm = FileManager.default
         let model = hub.appendingPathComponent("models--org--tiny")

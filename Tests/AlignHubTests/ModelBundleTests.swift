@@ -16,7 +16,7 @@ import TestSupport
     }
 
     static func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-bundle-\(UUID().uuidString)")
+        let url = testScratchDirectory.appendingPathComponent("align-bundle-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

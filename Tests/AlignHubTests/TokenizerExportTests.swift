@@ -11,7 +11,7 @@ import TestSupport
 /// GGUF vocabulary, which reload to the tokenizer the bundle used.
 @Suite struct TokenizerExportTests {
     static func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-hub-export-\(UUID().uuidString)")
+        let url = testScratchDirectory.appendingPathComponent("align-hub-export-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import AlignModelIO
+import TestSupport
 
 /// The committed fixtures folder, found relative to this source file (no bundle resources needed).
 let fixturesURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
@@ -23,7 +24,7 @@ func loadExpected(_ relativePath: String) throws -> [String: (shape: [Int], valu
 
 /// A fresh temporary folder, removed by the caller with `removeTemporaryFolder`.
 func makeTemporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-modelio-\(UUID().uuidString)")
+    let url = testScratchDirectory.appendingPathComponent("align-modelio-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

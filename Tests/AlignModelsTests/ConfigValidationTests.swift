@@ -11,7 +11,7 @@ import TestSupport
     /// A copy of a fixture model folder with `changes` merged into its config.json.
     func modelFolder(_ name: String = "llama", _ changesJSON: String) throws -> URL {
         let changes = try JSONSerialization.jsonObject(with: Data(changesJSON.utf8)) as! [String: Any]
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-config-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-config-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: fixturesDirectory.appendingPathComponent("models/\(name)"), to: folder)
         let url = folder.appendingPathComponent("config.json")
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]

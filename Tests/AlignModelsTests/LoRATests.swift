@@ -44,7 +44,7 @@ import TestSupport
     func savedAdapterReloadsAndMerges(_ name: String) throws {
         let model = try base(name)
         try PEFTAdapter.load(into: model, from: fixturesDirectory.appendingPathComponent("lora/\(name)"))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-\(name)-\(UUID().uuidString)")
+        let dir = testScratchDirectory.appendingPathComponent("lora-\(name)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try PEFTAdapter.save(model, baseModel: "base", to: dir)
         let again = try base(name)

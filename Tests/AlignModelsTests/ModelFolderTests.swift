@@ -37,7 +37,7 @@ func expectFixtureParity(_ logits: Tensor, _ expected: GoldenFile, _ name: Strin
 
 /// A fresh empty folder under the temporary directory.
 func makeScratchFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-models-\(UUID().uuidString)")
+    let url = testScratchDirectory.appendingPathComponent("align-models-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

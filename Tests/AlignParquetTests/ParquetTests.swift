@@ -72,7 +72,7 @@ import TestSupport
     }
 
     @Test func foldersAndPatternsReadAsOneSplit() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("AlignParquetTests-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("AlignParquetTests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         for (source, target) in [("pairs_gzip", "train-00001-of-00002.parquet"), ("pairs_none", "train-00000-of-00002.parquet"),
@@ -128,7 +128,7 @@ import TestSupport
     }
 
     @Test func datasetErrorsNameTheParquetFile() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("AlignParquetTests-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("AlignParquetTests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let truncated = folder.appendingPathComponent("train.parquet")

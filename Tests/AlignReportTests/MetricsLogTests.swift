@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignReport
+import TestSupport
 
 @Suite("metrics.jsonl reader")
 struct MetricsLogTests {
@@ -47,7 +48,7 @@ struct MetricsLogTests {
 
     @Test("Reads a file from disk")
     func file() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-report-test-\(UInt32.random(in: 0...UInt32.max)).jsonl")
+        let url = testScratchDirectory.appendingPathComponent("align-report-test-\(UInt32.random(in: 0...UInt32.max)).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
         try Data("{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n".utf8).write(to: url)
         let rows = try TrainingReport.readMetrics(from: url)

@@ -49,4 +49,16 @@ import Testing
         c.method = "reward"
         #expect(c.markdown().contains("pipeline_tag: text-classification"))
     }
+
+    @Test func diffusionDPOFoldersAreDiffusersUNets() {
+        var c = card(base: "runs/ddpm", hub: false)
+        c.method = "diffusion-dpo"
+        let text = c.markdown()
+        #expect(text.contains("library_name: diffusers"))
+        #expect(!text.contains("library_name: transformers"))
+        #expect(text.contains("pipeline_tag: unconditional-image-generation"))
+        #expect(text.contains("UNet2DModel.from_pretrained"))
+        #expect(!text.contains("pipeline(\"text-generation\""))
+        #expect(text.contains("[Diffusion Model Alignment Using Direct Preference Optimization]"))
+    }
 }

@@ -104,7 +104,7 @@ private func same(_ a: Float, _ b: Float) -> Bool { a.isNaN ? b.isNaN : a == b &
 
 @Suite struct TensorBoardWriterTests {
     private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("align-tb-\(UUID().uuidString)")
+        let url = testScratchDirectory.appendingPathComponent("align-tb-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

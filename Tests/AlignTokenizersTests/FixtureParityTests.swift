@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignTokenizers
+import TestSupport
 
 /// Ids and decodes identical to the Hugging Face `tokenizers` library, text by text.
 @Suite struct FixtureParityTests {
@@ -57,7 +58,7 @@ import Testing
         #expect(!pairs.isEmpty)
         model["merges"] = pairs.map { "\($0[0]) \($0[1])" }
         json["model"] = model
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-merges-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-merges-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("tokenizer.json")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignTokenizers
+import TestSupport
 
 /// `Tokenizer.ggufVocabulary()`: Hugging Face tokenizers written as GGUF vocabulary arrays, on the
 /// trained tokenizer fixtures (scripts/make_tokenizer_fixtures.py).
@@ -9,7 +10,7 @@ import Testing
     /// token's lstrip/rstrip/single_word/normalized flag cleared (the fixtures set them to test the
     /// Hugging Face loader; GGUF cannot hold them).
     static func withoutStripFlags(_ name: String) throws -> (Tokenizer, URL) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-gguf-vocab-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-gguf-vocab-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.folder(name).appendingPathComponent("tokenizer.json"))) as! [String: Any]
         json["added_tokens"] = (json["added_tokens"] as! [[String: Any]]).map { token in

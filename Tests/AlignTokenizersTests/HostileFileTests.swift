@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignTokenizers
+import TestSupport
 
 /// Issue 11: broken or hostile tokenizer files end in a `TokenizerError` naming the file and key,
 /// never a crash, a huge allocation or a tokenizer that silently encodes wrong.
@@ -9,7 +10,7 @@ import Testing
     struct Folder {
         let url: URL
         init(_ files: [String: String]) throws {
-            url = FileManager.default.temporaryDirectory.appendingPathComponent("align-hostile-\(UUID().uuidString)")
+            url = testScratchDirectory.appendingPathComponent("align-hostile-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             for (name, text) in files { try text.write(to: url.appendingPathComponent(name), atomically: true, encoding: .utf8) }
         }

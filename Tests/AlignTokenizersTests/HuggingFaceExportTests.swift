@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignTokenizers
+import TestSupport
 
 /// `BPEVocabulary.huggingFaceTokenizerFiles()`: the written tokenizer.json + tokenizer_config.json,
 /// loaded back with `Tokenizer(directory:)`, must encode and decode exactly like
@@ -23,7 +24,7 @@ import Testing
     /// Writes the vocabulary's files into a fresh folder and loads them back.
     static func roundTrip(_ vocabulary: BPEVocabulary) throws -> (Tokenizer, [String: Data]) {
         let files = try vocabulary.huggingFaceTokenizerFiles()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-export-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-export-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import AlignTokenizers
+import TestSupport
 
 /// Added tokens, configuration fields, the raw-vocabulary initialiser and error reporting.
 @Suite struct TokenizerTests {
@@ -69,7 +70,7 @@ import Testing
         added.append(["id": 902, "content": "zap", "single_word": true, "lstrip": false, "rstrip": false,
                       "normalized": false, "special": false])
         json["added_tokens"] = added
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-sw-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-sw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("tokenizer.json")
@@ -101,7 +102,7 @@ import Testing
             with: Data(contentsOf: source.appendingPathComponent("tokenizer_config.json"))) as! [String: Any]
         config["add_eos_token"] = true
         config["chat_template"] = "plain {{ messages }}"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-post-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-post-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("tokenizer.json"))
@@ -172,7 +173,7 @@ import Testing
         } catch let error as TokenizerError {
             #expect(error.description.contains("/nonexistent/tokenizer.json"))
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("align-tok-\(UUID().uuidString)")
+        let folder = testScratchDirectory.appendingPathComponent("align-tok-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("tokenizer.json")

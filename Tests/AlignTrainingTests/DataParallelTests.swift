@@ -173,7 +173,7 @@ enum MPIJob {
     }
 
     static func temporaryDirectory(_ name: String) -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("align-dp-\(name)-\(UUID().uuidString)")
+        testScratchDirectory.appendingPathComponent("align-dp-\(name)-\(UUID().uuidString)")
     }
 
     final class Job {
@@ -210,7 +210,7 @@ enum MPIJob {
         for key in environment.keys where key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") { environment[key] = nil }
         environment["ALIGN_NUM_THREADS"] = nil
         process.environment = environment
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("align-dp-log-\(UUID().uuidString)")
+        let log = testScratchDirectory.appendingPathComponent("align-dp-log-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle

@@ -13,7 +13,7 @@ import TestSupport
 
 @Suite(.serialized) struct HostileInputTests {
     func temporaryDirectory() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("align-hostile-\(UUID().uuidString)")
+        testScratchDirectory.appendingPathComponent("align-hostile-\(UUID().uuidString)")
     }
 
     /// Decodes a DPO configuration from YAML text (and flags), returning the error message if any.

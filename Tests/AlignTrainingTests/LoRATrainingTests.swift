@@ -94,7 +94,7 @@ import TestSupport
         var config = TrainingConfiguration()
         config.learningRate = 1e-2; config.batchSize = 4; config.maxSteps = 4; config.saveSteps = 2
         config.loggingSteps = 1; config.warmupSteps = 0
-        let tmp = FileManager.default.temporaryDirectory
+        let tmp = testScratchDirectory
         let straight = try AdapterPairsObjective()
         let baseBefore = straight.policy.namedParameters().map { $0.parameter.value.toArray() }
         try Trainer(objective: straight, configuration: config, outputDirectory: tmp.appendingPathComponent("lora-a-\(UUID())")).train()

@@ -15,7 +15,7 @@ enum Objectives {
     static func ints(_ value: Any?) -> [Int32] { (value as! [NSNumber]).map { Int32($0.intValue) } }
 
     static func temporaryDirectory() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("align-objectives-\(UUID().uuidString)")
+        testScratchDirectory.appendingPathComponent("align-objectives-\(UUID().uuidString)")
     }
 
     /// The TRL golden `value` against ours, within 1e-5 relative (and a small absolute floor for values near 0).

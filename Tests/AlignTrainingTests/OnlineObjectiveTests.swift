@@ -1,5 +1,6 @@
 import AlignJSON
 import AlignModels
+import AlignNN
 import AlignTensor
 import AlignTraining
 import Foundation
@@ -122,5 +123,38 @@ import TestSupport
             let a = dumped[(g * 4)..<(g * 4 + 4)].map { $0["advantage"] as! Double }
             #expect(abs(a.reduce(0, +)) < 1e-3)
         }
+    }
+
+    /// GRPO on a new LoRA adapter with the policy itself, adapters off, as the reference (no second
+    /// copy of the base): the first batch's KL is exactly 0 (B starts at zero), only adapter weights
+    /// move, and the reference still gives the base model's log-probs afterwards.
+    @Test func groupObjectiveTrainsAdaptersAgainstTheAdaptersOffReference() throws {
+        let policy = try LlamaForCausalLM(directory: Self.folder)
+        var lora = LoRAConfiguration()
+        lora.rank = 4; lora.alpha = 8; lora.targetModules = ["all-linear"]
+        try policy.attachAdapters(lora, seed: 3)
+        let base = try LlamaForCausalLM(directory: Self.folder)
+        let before = policy.namedParameters().filter { !$0.name.contains(".lora_") }.map { $0.parameter.value.toArray() }
+        var t = TrainingConfiguration()
+        t.batchSize = 4; t.gradientAccumulationSteps = 2; t.maxSteps = 2; t.learningRate = 1e-2; t.loggingSteps = 1
+        var s = GroupSamplingSettings(numGenerations: 4, beta: 0.1)
+        s.maxCompletionLength = 6
+        let objective = try GroupRelativeObjective(method: .grpo(lossType: .dapo, scaleRewards: .group), training: t, sampling: s, policy: policy,
+                                                   reference: AdapterReference(policy), rewards: try WeightedRewards(sources: [Self.reward()]),
+                                                   prompts: Self.prompts(), eosIDs: [2], padID: 0,
+                                                   decode: { $0.map(String.init).joined(separator: " ") }, saveModel: { _ in })
+        #expect(!objective.trainableParameters.isEmpty && objective.trainableParameters.allSatisfy { $0.name.contains(".lora_") })
+        let dir = Objectives.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try objective.train(outputDirectory: dir, progress: { _ in })
+        let metrics = try Self.rows(dir.appendingPathComponent("metrics.jsonl"))
+        #expect(metrics[0]["kl"] as? Double == 0)
+        let after = policy.namedParameters().filter { !$0.name.contains(".lora_") }.map { $0.parameter.value.toArray() }
+        #expect(before == after)
+        #expect(policy.adapterParameters().contains { $0.name.contains("lora_B") && $0.parameter.value.toArray().contains { $0 != 0 } })
+        let ids: [Int32] = [1, 12, 40, 7, 99]
+        let reference = withNoGrad { AdapterReference(policy).logits(ids: ids, batch: 1, seq: ids.count).toArray() }
+        let plain = withNoGrad { base.logits(ids: ids, batch: 1, seq: ids.count).toArray() }
+        #expect(zip(reference, plain).allSatisfy { abs($0 - $1) <= 1e-5 })
     }
 }

@@ -43,7 +43,7 @@ import TestSupport
 
     @Test("unknown keys are still errors")
     func refusals() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
+        let dir = testScratchDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         func error(_ yaml: String) -> String? {
             let path = dir.appendingPathComponent("c.yaml").path
@@ -58,7 +58,7 @@ import TestSupport
 
     @Test("TRL's PEFT keys and Align's flags reach every trainer's adapter settings from one declaration")
     func adapterSettings() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
+        let dir = testScratchDirectory.appendingPathComponent("align-trl-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("c.yaml").path
         FileManager.default.createFile(atPath: path, contents: Data("use_peft: true\nlora_alpha: 16\nlora_target_modules: all-linear\nuse_dora: true\n".utf8))
@@ -67,7 +67,8 @@ import TestSupport
         let dpo = try sources.decode(DPOConfiguration.self).adapter
         #expect(dpo.enabled && dpo.lora.rank == 16 && dpo.lora.alpha == 16 && dpo.lora.useDoRA && dpo.lora.targetModules == ["all-linear"])
         #expect(!DPOConfiguration().adapter.enabled)
-        for keys in [SFTConfiguration.knownKeys, KTOConfiguration.knownKeys, RewardConfiguration.knownKeys] {
+        for keys in [SFTConfiguration.knownKeys, KTOConfiguration.knownKeys, RewardConfiguration.knownKeys, PPOConfiguration.knownKeys,
+                     GRPOConfiguration.knownKeys, RLOOConfiguration.knownKeys] {
             #expect(keys.isSuperset(of: ["use_peft", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "use_rslora", "use_dora"]))
         }
         let flags = try SFTConfiguration.parseFlags(["--lora-r", "8", "--lora-target-modules", "q_proj,v_proj", "--use-rslora"])

@@ -66,7 +66,7 @@ final class FixturePairsObjective: TrainingObjective {
 
 @Suite(.serialized) struct TrainerTests {
     func temporaryDirectory() -> URL {
-        FileManager.default.temporaryDirectory.appendingPathComponent("align-trainer-\(UUID().uuidString)")
+        testScratchDirectory.appendingPathComponent("align-trainer-\(UUID().uuidString)")
     }
 
     func weights(_ o: FixturePairsObjective) -> [Float] {

@@ -2,6 +2,7 @@ import AlignKernels
 import AlignTensor
 import Foundation
 import Testing
+import TestSupport
 
 /// Largest violation of |a − b| ≤ atol + rtol·|b| over two equally long arrays, with its index.
 public func worstMismatch(_ a: [Float], _ b: [Float], atol: Float, rtol: Float) -> (index: Int, excess: Float)? {
@@ -96,3 +97,13 @@ public func gradcheck(
 /// The folder holding this package's committed test fixtures (`Tests/Fixtures`).
 public let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// One scratch folder per test process (`/tmp/align-tests-<pid>`), removed when the process exits:
+/// tests make their temporary files under it, so a run leaves nothing behind in /tmp (a crashed
+/// run leaves one folder, named by its process).
+public let testScratchDirectory: URL = {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("align-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: FileManager.default.temporaryDirectory.appendingPathComponent("align-tests-\(getpid())").path) }
+    return root
+}()

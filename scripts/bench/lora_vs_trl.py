@@ -8,7 +8,7 @@ dropout 0, q/k/v/o/gate/up/down projections (all-linear); reference = the model 
 Run from the repository root after `swift build -c release --product align --product align-bench`,
 with a Python that has torch, transformers, trl and peft:
 
-    python3 scripts/bench/lora_vs_trl.py --threads 2 --steps 4 --model smollm2 [--full] [--repeats 1]
+    python3 scripts/bench/lora_vs_trl.py --threads 2 --steps 4 --model smollm2 [--full | --modes full] [--repeats 1]
 
 Models: small (dpo_vs_trl.py's 12.5M Llama), smollm2 (SmolLM2-135M's architecture), qwen05 (Qwen2-0.5B's shape: hidden 896, 24 layers,
 14 heads / 2 KV heads, MLP 4864, vocab 151936, tied; random weights). --full adds the
@@ -94,7 +94,9 @@ def main():
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--model", default="smollm2", choices=["small", "smollm2", "qwen05"])
     ap.add_argument("--full", action="store_true", help="also run full fine-tuning (both implementations)")
+    ap.add_argument("--modes", default=None, help="comma list of lora,full (overrides --full; e.g. full alone)")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--align-only", action="store_true", help="skip the TRL side (e.g. full fine-tuning of a large model)")
     args = ap.parse_args()
     work = pathlib.Path(tempfile.gettempdir()) / "align-dpo-bench"
     work.mkdir(exist_ok=True)
@@ -104,9 +106,14 @@ def main():
     data = work / f"{args.model}-pairs.jsonl"
     base.make_data(data, folder)
     modes = [True] + ([False] if args.full else [])
+    if args.modes:
+        modes = [m == "lora" for m in args.modes.split(",")]
     for lora in modes:
         for _ in range(args.repeats):
-            for name, fn in (("Align", run_align), (f"TRL {__import__('trl').__version__}" + (" + PEFT" if lora else ""), run_trl)):
+            sides = [("Align", run_align)]
+            if not args.align_only:
+                sides.append((f"TRL {__import__('trl').__version__}" + (" + PEFT" if lora else ""), run_trl))
+            for name, fn in sides:
                 r = base.summarise(name, args.model, fn(folder, data, args.steps, args.threads, lora), args.steps)
                 print(f"| {args.model} | {'LoRA r16' if lora else 'full'} | {name} | {r['s_per_step']:.2f} | "
                       f"{r['tokens_per_s']:.0f} | {r['rss_mb']:.0f} |", flush=True)

@@ -27,7 +27,7 @@ struct GRPOCommand: ParsableCommand {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(GRPOConfiguration.self)
         let objective = try makeGroupObjective(.grpo(lossType: config.lossType, scaleRewards: config.scaleRewards), training: config.training,
-                                               sampling: config.sampling, run: run, online: online)
+                                               sampling: config.sampling, adapter: config.adapter, run: run, online: online)
         let summary = try TrainingCommand.train(objective, run: run, method: "grpo",
                                                 describe: "\(config.training.batchSize * config.training.gradientAccumulationSteps) completions, \(config.sampling.numGenerations) per prompt")
         TrainingCommand.printDone(summary, run: run, [("reward", "reward", 4), ("reward std", "reward_std", 4)])
@@ -55,7 +55,7 @@ struct RLOOCommand: ParsableCommand {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(RLOOConfiguration.self)
         let objective = try makeGroupObjective(.rloo(normalizeAdvantages: config.normalizeAdvantages), training: config.training,
-                                               sampling: config.sampling, run: run, online: online)
+                                               sampling: config.sampling, adapter: config.adapter, run: run, online: online)
         let summary = try TrainingCommand.train(objective, run: run, method: "rloo",
                                                 describe: "\(config.training.batchSize * config.training.gradientAccumulationSteps) completions, \(config.sampling.numGenerations) per prompt")
         TrainingCommand.printDone(summary, run: run, [("reward", "reward", 4), ("kl", "kl", 4)])
@@ -64,9 +64,9 @@ struct RLOOCommand: ParsableCommand {
 
 /// The objective both commands build.
 func makeGroupObjective(_ method: GroupRelativeObjective.Method, training: TrainingConfiguration, sampling: GroupSamplingSettings,
-                        run: TrainingRun, online: OnlineOptions) throws -> GroupRelativeObjective {
-    let setup = try OnlineSetup.load(run: run, online: online, maxPromptLength: sampling.maxPromptLength)
-    let reference = sampling.beta != 0 ? try setup.reference(online).model : nil
+                        adapter: AdapterConfiguration, run: TrainingRun, online: OnlineOptions) throws -> GroupRelativeObjective {
+    let setup = try OnlineSetup.load(run: run, online: online, adapter: adapter, seed: training.seed, maxPromptLength: sampling.maxPromptLength)
+    let reference = sampling.beta != 0 ? try setup.reference(online) : nil
     if sampling.beta == 0, online.refModel != nil { note("note: beta is 0, so --ref-model is not loaded") }
     let objective = try GroupRelativeObjective(method: method, training: training, sampling: sampling, policy: setup.bundle.model,
                                                reference: reference, rewards: try WeightedRewards(sources: setup.rewards, weights: sampling.rewardWeights),

@@ -30,7 +30,8 @@ struct PPOCommand: ParsableCommand {
     func train() throws {
         try configureThreads(common.threads)
         let (config, run) = try common.resolve(PPOConfiguration.self)
-        let setup = try OnlineSetup.load(run: run, online: online, maxPromptLength: config.maxPromptLength)
+        let setup = try OnlineSetup.load(run: run, online: online, adapter: config.adapter, seed: config.training.seed,
+                                         maxPromptLength: config.maxPromptLength)
         guard setup.rewards.count == 1 else { throw ValidationErrorMessage("ppo takes one --reward") }
         let reference = try setup.reference(online)
         let rewardFolder = online.reward[0] == "vader" || online.reward[0].hasPrefix("cmd:") || ["arithmetic", "format"].contains(online.reward[0]) ? nil : online.reward[0]
@@ -44,7 +45,7 @@ struct PPOCommand: ParsableCommand {
             value = try RewardModelBundle(path: try run.modelPath).model
             value.score.weight.assign(.zeros(value.score.weight.value.shape))
         }
-        let objective = try PPOObjective(policy: setup.bundle.model, reference: reference.model, valueModel: value,
+        let objective = try PPOObjective(policy: setup.bundle.model, reference: reference, valueModel: value,
                                          rewards: try WeightedRewards(sources: setup.rewards), configuration: config, prompts: setup.prompts,
                                          eosID: setup.bundle.tokenizer.eosTokenID.map(Int32.init), padID: setup.bundle.padID,
                                          decode: setup.decode) { try setup.bundle.save(to: $0) }

@@ -1,6 +1,7 @@
 import AlignData
 import AlignHub
 import AlignJSON
+import AlignModels
 import AlignSentiment
 import AlignTemplates
 import AlignTraining
@@ -93,9 +94,12 @@ struct OnlineSetup {
     let prompts: [OnlinePrompt]
     let rewards: [RewardSource]
 
-    static func load(run: TrainingRun, online: OnlineOptions, maxPromptLength: Int?) throws -> OnlineSetup {
+    /// Loads the policy (with adapters when `adapter` is on or `--adapter` is given, as every
+    /// trainer), the prompts and the reward sources.
+    static func load(run: TrainingRun, online: OnlineOptions, adapter: AdapterConfiguration, seed: UInt64,
+                     maxPromptLength: Int?) throws -> OnlineSetup {
         note("loading \(run.model)")
-        let bundle = try ModelBundle(path: try run.modelPath)
+        let bundle = try TrainingCommand.loadPolicy(run, adapter: adapter, seed: seed)
         let encoder = try ExampleEncoder(tokenizer: bundle.tokenizer, chatTemplate: bundle.chatTemplate)
         let prompts = try readOnlinePrompts(try run.dataURL, encoder: encoder, maxLength: maxPromptLength)
         note("train: \(prompts.count) prompts")
@@ -108,7 +112,9 @@ struct OnlineSetup {
 
     func decode(_ ids: [Int32]) -> String { bundle.tokenizer.decode(ids.map(Int.init), skipSpecialTokens: true) }
 
-    func reference(_ online: OnlineOptions) throws -> ModelBundle {
-        try bundle.withModel(loadedFrom: try online.refModel.map { try resolveModelPath($0, flag: "--ref-model") })
+    /// `--ref-model`, else the policy with its adapters off (or at their starting values), else a
+    /// frozen second load of the policy (``TrainingCommand/reference(for:refModel:)``).
+    func reference(_ online: OnlineOptions) throws -> any CausalLanguageModel {
+        try TrainingCommand.reference(for: bundle, refModel: online.refModel)
     }
 }

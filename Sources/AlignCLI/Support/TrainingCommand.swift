@@ -78,6 +78,7 @@ enum TrainingCommand {
         note("training \(Trainer(objective: objective, configuration: c, outputDirectory: run.outputURL).totalSteps()) steps: \(describe), lr \(c.learningRate), \(c.batchSize)×\(c.gradientAccumulationSteps) per step, \(Threads.count) threads")
         // Under mpirun only rank 0 writes: metrics, TensorBoard, checkpoints, the model, its card.
         let isRoot = !Distributed.launchedByMPI || Distributed.world.isRoot
+        if isRoot { try run.writeArguments() }
         let summary = try objective.train(outputDirectory: run.outputURL, resume: run.resume, onLog: isRoot ? try run.reportHook() : nil)
         guard isRoot else { return summary }
         run.writeModelCard(method: method, metrics: summary.lastMetrics)

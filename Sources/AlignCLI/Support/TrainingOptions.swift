@@ -87,6 +87,11 @@ struct TrainingOptions: ParsableArguments {
         var run = TrainingRun(model: model, data: data, output: output, evalData: evalData, resume: resume,
                               split: split, evalSplit: evalSplit, reportTo: reportTo)
         run.adapter = adapter
+        var arguments: [(String, JSONValue)] = [("model_name_or_path", .string(model)), ("dataset_name", .string(data)), ("output_dir", .string(output))]
+        if let evalData { arguments.append(("eval_dataset_name", .string(evalData))) }
+        if let adapter { arguments.append(("adapter", .string(adapter))) }
+        if case .object(let values) = configuration.settingValues { arguments += values }
+        run.arguments = .object(arguments)
         try run.validateOutput()
         return (configuration, run)
     }
@@ -112,6 +117,19 @@ struct TrainingRun {
     var reportTo = "none"
     /// `--adapter`: a PEFT adapter folder training starts from.
     var adapter: String?
+    /// Every resolved setting (YAML keys) plus the model, data and output paths: what
+    /// `OUTPUT/training_args.json` records, as TRL's `training_args.bin` does.
+    var arguments: JSONValue = .object([])
+
+    /// Writes ``arguments`` to `OUTPUT/training_args.json` (indented; keys as in YAML configs), so a
+    /// finished or interrupted run says how it was made and a sweep can tabulate its settings.
+    func writeArguments() throws {
+        try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
+        var bytes: [UInt8] = []
+        JSONWriter.write(arguments, into: &bytes, indent: 2)
+        bytes.append(UInt8(ascii: "\n"))
+        try Data(bytes).write(to: outputURL.appendingPathComponent("training_args.json"), options: .atomic)
+    }
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
     /// would otherwise fail only when the first checkpoint is written.

@@ -69,6 +69,8 @@ public struct GroupSamplingSettings: Sendable, Hashable {
 /// `per_device_train_batch_size` counts completions, as TRL's does.
 public struct GRPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     public var sampling = GroupSamplingSettings(numGenerations: 8, beta: 0)
     public var lossType: GRPOLossType = .dapo
     public var scaleRewards: RewardScaling = .group
@@ -79,13 +81,14 @@ public struct GRPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     }
 
     public static let settings: [Setting<GRPOConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) }
+        + AdapterConfiguration.settings.map { $0.lifted(\.adapter) }
         + GroupSamplingSettings.settings(\.sampling) + [
             Setting("loss_type", \.lossType, help: "Normalisation: grpo (per sequence), bnpo (micro-batch tokens), dr_grpo (B × max length), dapo (step tokens)."),
             Setting("scale_rewards", \.scaleRewards, help: "Divide centred rewards by the group's std, the batch's, or not at all."),
         ]
 
     public func validateCombination() throws {
-        try training.validateCombination()
+        try training.validateCombination(); try adapter.validateCombination()
         try sampling.validate(training)
     }
 }

@@ -12,6 +12,8 @@ import Foundation
 /// `logging_steps`/`save_steps` count optimiser steps; the learning rate steps once per rollout.
 public struct PPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     public var training = TrainingConfiguration()
+    /// LoRA / DoRA adapters (off unless `use_peft` or `lora_r`).
+    public var adapter = AdapterConfiguration()
     /// Initial (or fixed) coefficient of the per-token KL penalty.
     public var klCoef: Float = 0.05
     public var klEstimator: KLEstimator = .k1
@@ -44,7 +46,8 @@ public struct PPOConfiguration: Sendable, Hashable, SettingsDeclaration {
         training.maxGradNorm = 0   // TRL's PPO loop steps the optimiser without clipping
     }
 
-    public static let settings: [Setting<PPOConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) } + ppoSettings
+    public static let settings: [Setting<PPOConfiguration>] = TrainingConfiguration.settings.map { $0.lifted(\.training) }
+        + AdapterConfiguration.settings.map { $0.lifted(\.adapter) } + ppoSettings
 
     static let ppoSettings: [Setting<PPOConfiguration>] = klSettings + lossSettings + samplingSettings
 
@@ -86,7 +89,7 @@ public struct PPOConfiguration: Sendable, Hashable, SettingsDeclaration {
     public var updatesPerRollout: Int { numPPOEpochs * numMiniBatches }
 
     public func validateCombination() throws {
-        try training.validateCombination()
+        try training.validateCombination(); try adapter.validateCombination()
         try requireSetting(rolloutSize % numMiniBatches == 0, "num_mini_batches",
                            "must divide the rollout (per_device_train_batch_size × gradient_accumulation_steps = \(rolloutSize))")
         try requireSetting((rolloutSize / numMiniBatches) % training.batchSize == 0 || rolloutSize / numMiniBatches < training.batchSize,
