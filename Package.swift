@@ -90,7 +90,7 @@ let package = Package(
             swiftSettings: fast),
         .executableTarget(
             name: "AlignBench",
-            dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignParquet", "CBLAS"],
+            dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignParquet", "CBLAS"],
             swiftSettings: fast),
         .target(
             name: "TestSupport", dependencies: ["AlignKernels", "AlignTensor", "AlignModelIO"],

@@ -2,10 +2,13 @@
 // (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
 //
 //   align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]
+//   align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length 128] [--steps 32]
+//     (measures the memory bandwidth first; decode against the bandwidth bound)
 //   align-bench parquet FILE [--iterations N]     (Parquet reading speed; see ParquetBench.swift)
 //
 // With no section names every section runs; `peak` alone prints only the SGEMM peak.
 import AlignKernels
+import AlignModelIO
 import AlignModels
 import AlignNN
 import AlignTensor
@@ -19,6 +22,12 @@ struct Options {
     var sections: Set<String> = []
     /// Skips measuring the SGEMM peak (for profiling a section under valgrind).
     var skipPeak = false
+    /// generation: a real model (.gguf or Hugging Face folder) instead of SmolLM2's shape with random weights.
+    var model: String?
+    /// generation: weight formats to time, in order.
+    var dtypes: [ElementFormat] = [.f32, .f16, .bf16, .q8_0]
+    /// generation: prompt tokens before decoding, and decoding steps timed.
+    var promptLength = 128, steps = 32
 }
 
 func parseOptions() -> Options {
@@ -29,8 +38,17 @@ func parseOptions() -> Options {
         case "--threads": o.threads = Int(args.next() ?? "") ?? o.threads
         case "--iterations": o.iterations = Int(args.next() ?? "") ?? o.iterations
         case "--skip-peak": o.skipPeak = true
+        case "--model": o.model = args.next()
+        case "--dtype":
+            o.dtypes = (args.next() ?? "").split(separator: ",").map { s in
+                guard let f = ElementFormat(rawValue: String(s)) else { fatalError("--dtype \(s): f32, f16, bf16 or q8_0") }
+                return f
+            }
+        case "--prompt-length": o.promptLength = Int(args.next() ?? "") ?? o.promptLength
+        case "--steps": o.steps = Int(args.next() ?? "") ?? o.steps
         case "-h", "--help":
-            print("usage: align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]")
+            print("usage: align-bench [--threads N] [--iterations N] [--skip-peak] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]")
+            print("       align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length N] [--steps N]")
             exit(0)
         default: o.sections.insert(a)
         }
@@ -238,36 +256,138 @@ func decodeTime(_ model: some CausalLanguageModel, prompts: [[Int32]], steps: In
     return best
 }
 
-/// Text generation with the KV cache on a random model of SmolLM2-135M's shape: prefill
-/// tokens/s for one 128-token prompt, decode tokens/s (new tokens over all rows) at batch 1 and 8,
-/// and the same through `generate` with nucleus sampling, so the sampler's cost shows. Then
-/// GPT-2 (124M shape) through the same generic path: decode at batch 8 and `generate`.
-func benchGeneration(_ o: Options) throws {
-    let config = LlamaConfiguration(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
-                                    numAttentionHeads: 9, numKeyValueHeads: 3, maxPositionEmbeddings: 512,
-                                    tieWordEmbeddings: true)
-    let model = try LlamaForCausalLM(config, seed: 0)
-    let (promptLength, steps) = (128, 32)
-    var g = RandomGenerator(seed: 3)
-    func prompt(_ vocabulary: Int = config.vocabSize) -> [Int32] {
-        (0..<promptLength).map { _ in Int32(g.nextInt(below: vocabulary)) }
+/// The machine's memory bandwidth, STREAM-style, on `Threads.count` threads over three arrays of
+/// 256 MB each (2.4× this machine's 105 MB L3 apiece, 7× for a triad pass): copy (c = a), triad
+/// (a = b + s·c) and a read-only sum, each the best of `iterations` passes, counting the bytes
+/// STREAM counts (no write-allocate traffic). The bound a decoding step is held against is the
+/// best of the three, since a step only reads its weights.
+struct Bandwidth {
+    var copy = 0.0, triad = 0.0, read = 0.0
+    var bound: Double { max(copy, triad, read) }
+}
+
+func measureBandwidth(_ iterations: Int) -> Bandwidth {
+    let n = 64 << 20
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: n), b = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+    let vectors = n / 8, grain = 1 << 16
+    // First touch on the threads that later stream the arrays (and every page faulted in now).
+    parallelFor(vectors, minimumChunk: grain) { s, e in
+        for i in (s * 8)..<(e * 8) { a[i] = 1; b[i] = 2; c[i] = 0.5 }
     }
-    print("\n## Generation (KV cache): SmolLM2-135M shape, \(model.parameterCount) parameters, \(Threads.count) threads")
-    print("| phase | batch | tokens | best time (s) | tokens/s |")
-    print("|---|---|---|---|---|")
-    let ids = prompt()
+    func pass(_ body: @escaping (Int, Int) -> Void) -> Double {
+        bestTime(max(iterations, 5)) { parallelFor(vectors, minimumChunk: grain, body) }
+    }
+    let bytes = Double(n * 4)
+    let copy = pass { s, e in
+        let src = UnsafeRawPointer(a), dst = UnsafeMutableRawPointer(c)
+        for v in s..<e { dst.storeBytes(of: src.load(fromByteOffset: v * 32, as: SIMD8<Float>.self), toByteOffset: v * 32, as: SIMD8<Float>.self) }
+    }
+    let triad = pass { s, e in
+        let rb = UnsafeRawPointer(b), rc = UnsafeRawPointer(c), ra = UnsafeMutableRawPointer(a)
+        for v in s..<e {
+            let o = v * 32
+            ra.storeBytes(of: rb.load(fromByteOffset: o, as: SIMD8<Float>.self) + 3 * rc.load(fromByteOffset: o, as: SIMD8<Float>.self),
+                          toByteOffset: o, as: SIMD8<Float>.self)
+        }
+    }
+    let read = pass { s, e in
+        let r = UnsafeRawPointer(b)
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
+        var v = s
+        while v + 4 <= e {
+            let o = v * 32
+            s0 += r.load(fromByteOffset: o, as: SIMD8<Float>.self); s1 += r.load(fromByteOffset: o + 32, as: SIMD8<Float>.self)
+            s2 += r.load(fromByteOffset: o + 64, as: SIMD8<Float>.self); s3 += r.load(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+            v += 4
+        }
+        while v < e { s0 += r.load(fromByteOffset: v * 32, as: SIMD8<Float>.self); v += 1 }
+        c[s * 8] = ((s0 + s1) + (s2 + s3)).sum()   // a store keeps the loads from being dropped
+    }
+    return Bandwidth(copy: 2 * bytes / copy / 1e9, triad: 3 * bytes / triad / 1e9, read: bytes / read / 1e9)
+}
+
+/// Bytes of weights one decoding step streams: every matrix and vector the layers and the LM head
+/// read, at their storage format; an input embedding table is read one row per token, so it counts
+/// only when it is also the (tied) LM head; position tables never.
+func decodeWeightBytes(_ model: some CausalLanguageModel) -> Int {
+    let named = model.namedParameters()
+    let untied = named.contains { $0.name == "lm_head.weight" }
+    var seen = Set<ObjectIdentifier>(), total = 0
+    for (name, p) in named where seen.insert(ObjectIdentifier(p)).inserted {
+        if name.hasSuffix("wpe.weight") { continue }
+        if untied && (name.hasSuffix("embed_tokens.weight") || name.hasSuffix("wte.weight")) { continue }
+        total += p.value.format.byteCount(elements: p.value.count)
+    }
+    return total
+}
+
+/// Prefill and decode speed of `model` at `format`, each decode row against the bandwidth bound:
+/// bytes per step (weights) × steps/s over `bandwidth`. Prints table rows and one `RESULT` line
+/// that scripts/bench/generation_vs_llamacpp.sh reads.
+func benchDecoding(_ model: some CausalLanguageModel, format: ElementFormat, bandwidth: Bandwidth, o: Options,
+                   promptLength: Int, steps: Int, generator g: inout RandomGenerator) {
+    model.holdMatrices(in: format)
+    let bytes = decodeWeightBytes(model)
+    let vocabulary = model.vocabularySize
+    let ids = (0..<promptLength).map { _ in Int32(g.nextInt(below: vocabulary)) }
     let prefill = bestTime(o.iterations) {
         withNoGrad {
             let cache = KVCache(for: model, batch: 1, capacity: promptLength)
             _ = model.logits(appending: ids, to: cache)
         }
     }
-    print("| prefill | 1 | \(promptLength) | \(fmt(prefill, 3)) | \(fmt(Double(promptLength) / prefill)) |")
+    let mb = fmt(Double(bytes) / 1e6, 0)
+    print("| \(format) | \(mb) | prefill | 1 | \(promptLength) | \(fmt(prefill, 3)) | \(fmt(Double(promptLength) / prefill)) | |")
+    var rates: [Int: Double] = [:]
     for batch in [1, 8] {
-        let prompts = (0..<batch).map { _ in prompt() }
+        let prompts = (0..<batch).map { _ in (0..<promptLength).map { _ in Int32(g.nextInt(below: vocabulary)) } }
         let best = decodeTime(model, prompts: prompts, steps: steps, iterations: o.iterations)
-        print("| decode (after a \(promptLength)-token prompt) | \(batch) | \(batch * steps) | \(fmt(best, 3)) | \(fmt(Double(batch * steps) / best)) |")
+        let stepsPerSecond = Double(steps) / best
+        rates[batch] = Double(batch) * stepsPerSecond
+        let fraction = Double(bytes) * stepsPerSecond / (bandwidth.bound * 1e9)
+        print("| \(format) | \(mb) | decode after \(promptLength) | \(batch) | \(batch * steps) | \(fmt(best, 3)) | \(fmt(Double(batch) * stepsPerSecond)) | \(fmt(fraction * 100))% |")
     }
+    let fraction1 = Double(bytes) * rates[1]! / (bandwidth.bound * 1e9)
+    print("RESULT dtype=\(format) weight_mb=\(mb) prefill=\(fmt(Double(promptLength) / prefill, 2)) decode1=\(fmt(rates[1]!, 2)) decode8=\(fmt(rates[8]!, 2)) bound_fraction1=\(fmt(fraction1, 3)) bandwidth_gbs=\(fmt(bandwidth.bound, 2))")
+}
+
+/// Text generation with the KV cache. The machine's memory bandwidth is measured first (see
+/// ``measureBandwidth(_:)``); then, for each weight format asked (default f32, f16, bf16, q8_0), prefill
+/// tokens/s of one prompt and decode tokens/s at batch 1 and 8, batch 1 as a fraction of the
+/// bandwidth bound (weight bytes per token / bandwidth). The model is SmolLM2-135M's shape with
+/// random weights, or `--model FILE.gguf|FOLDER`. On the random model the sampler's cost and
+/// `generate()` end to end follow, then GPT-2 (124M shape) through the same generic path.
+func benchGeneration(_ o: Options) throws {
+    let bandwidth = measureBandwidth(o.iterations)
+    print("\n## Memory bandwidth (STREAM-like, 3 × 256 MB arrays, \(Threads.count) threads)")
+    print("copy \(fmt(bandwidth.copy)) GB/s, triad \(fmt(bandwidth.triad)) GB/s, read-only \(fmt(bandwidth.read)) GB/s → bound \(fmt(bandwidth.bound)) GB/s (the best of the three)")
+    let (promptLength, steps) = (o.promptLength, o.steps)
+    var g = RandomGenerator(seed: 3)
+    let config = LlamaConfiguration(vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30,
+                                    numAttentionHeads: 9, numKeyValueHeads: 3, maxPositionEmbeddings: 512,
+                                    tieWordEmbeddings: true)
+    let model: any CausalLanguageModel
+    if let path = o.model {
+        let url = URL(fileURLWithPath: path)
+        if url.pathExtension.lowercased() == "gguf" {
+            model = try loadCausalLanguageModel(gguf: GGUFFile(url: url))
+        } else {
+            model = try loadCausalLanguageModel(directory: url)
+        }
+        print("\n## Generation (KV cache): \(path), \(model.parameterCount) parameters, \(Threads.count) threads")
+    } else {
+        model = try LlamaForCausalLM(config, seed: 0)
+        print("\n## Generation (KV cache): SmolLM2-135M shape (random weights), \(model.parameterCount) parameters, \(Threads.count) threads")
+    }
+    print("| weights | MB read per step | phase | batch | tokens | best time (s) | tokens/s | of bandwidth bound |")
+    print("|---|---|---|---|---|---|---|---|")
+    for format in o.dtypes {
+        benchDecoding(model, format: format, bandwidth: bandwidth, o: o, promptLength: promptLength, steps: steps, generator: &g)
+    }
+    guard o.model == nil else { return }
+    model.holdMatrices(in: .f32)
     // The sampler alone on one vocabulary row, then end to end through generate(): prefill +
     // sampling with temperature, top-k, top-p and min-p.
     let sampling = GenerationConfig(maxNewTokens: steps, temperature: 0.7, topK: 50, topP: 0.9, minP: 0.05, seed: 1)
@@ -279,18 +399,18 @@ func benchGeneration(_ o: Options) throws {
         let t = bestTime(o.iterations) {
             for _ in 0..<10 { scratch = row; _ = sampler.next(&scratch, seen: []) }
         }
-        print("| sampler only (\(name)) | 1 | 10 | \(fmt(t, 4)) | \(fmt(10 / t)) |")
+        print("| sampler only (\(name)) | | | 1 | 10 | \(fmt(t, 4)) | \(fmt(10 / t)) | |")
     }
-    let prompts = (0..<8).map { _ in prompt() }
+    let prompts = (0..<8).map { _ in (0..<promptLength).map { _ in Int32(g.nextInt(below: config.vocabSize)) } }
     let whole = bestTime(1) { _ = model.generate(prompts: prompts, config: sampling) }
-    print("| generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) |")
+    print("| f32 | | generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(whole, 3)) | \(fmt(Double(8 * steps) / whole)) | |")
 
     let gpt2 = try GPT2LMHeadModel(GPT2Configuration(vocabSize: 50257, nEmbd: 768, nHead: 12, nLayer: 12), seed: 0)
-    let gpt2Prompts = (0..<8).map { _ in prompt(50257) }
+    let gpt2Prompts = (0..<8).map { _ in (0..<promptLength).map { _ in Int32(g.nextInt(below: 50257)) } }
     let gpt2Decode = decodeTime(gpt2, prompts: gpt2Prompts, steps: steps, iterations: min(o.iterations, 2))
-    print("| GPT-2 124M shape: decode (after a \(promptLength)-token prompt) | 8 | \(8 * steps) | \(fmt(gpt2Decode, 3)) | \(fmt(Double(8 * steps) / gpt2Decode)) |")
+    print("| f32 | | GPT-2 124M shape: decode (after a \(promptLength)-token prompt) | 8 | \(8 * steps) | \(fmt(gpt2Decode, 3)) | \(fmt(Double(8 * steps) / gpt2Decode)) | |")
     let gpt2Whole = bestTime(1) { _ = gpt2.generate(prompts: gpt2Prompts, config: sampling) }
-    print("| GPT-2 124M shape: generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(gpt2Whole, 3)) | \(fmt(Double(8 * steps) / gpt2Whole)) |")
+    print("| f32 | | GPT-2 124M shape: generate() sampling, incl. prefill | 8 | \(8 * steps) new | \(fmt(gpt2Whole, 3)) | \(fmt(Double(8 * steps) / gpt2Whole)) | |")
 }
 
 if CommandLine.arguments.dropFirst().first == "parquet" {

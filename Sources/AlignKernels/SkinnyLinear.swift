@@ -12,24 +12,31 @@ extension Kernels {
     ) {
         // ~16K multiply-adds per chunk keeps thread hand-off cost small against the work.
         parallelFor(n, minimumChunk: max(1, elementwiseGrain / max(k * rows, 1))) { start, end in
-            for j in start..<end {
-                let wj = w + j * k
-                let b = bias?[j] ?? 0
-                var i = 0
-                // Four rows of x per pass over the weight row: one weight load feeds four
-                // multiply-adds, where row-by-row dots would be bound by loads at batch 8.
-                while i + 4 <= rows {
-                    let r = dotFourRows(x + i * k, k, wj)
-                    y[i * n + j] = b + r.0
-                    y[(i + 1) * n + j] = b + r.1
-                    y[(i + 2) * n + j] = b + r.2
-                    y[(i + 3) * n + j] = b + r.3
-                    i += 4
-                }
-                while i < rows {
-                    y[i * n + j] = b + dot4(x + i * k, wj, k)
-                    i += 1
-                }
+            skinnyRows(x, rows, k, w, n, bias, y, start, end)
+        }
+    }
+
+    /// Output features `start ..< end` of ``skinnyLinear(_:rows:k:weight:n:bias:_:)``.
+    @inlinable
+    static func skinnyRows(_ x: UnsafePointer<Float>, _ rows: Int, _ k: Int, _ w: UnsafePointer<Float>, _ n: Int,
+                           _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, _ start: Int, _ end: Int) {
+        for j in start..<end {
+            let wj = w + j * k
+            let b = bias?[j] ?? 0
+            var i = 0
+            // Four rows of x per pass over the weight row: one weight load feeds four
+            // multiply-adds, where row-by-row dots would be bound by loads at batch 8.
+            while i + 4 <= rows {
+                let r = dotFourRows(x + i * k, k, wj)
+                y[i * n + j] = b + r.0
+                y[(i + 1) * n + j] = b + r.1
+                y[(i + 2) * n + j] = b + r.2
+                y[(i + 3) * n + j] = b + r.3
+                i += 4
+            }
+            while i < rows {
+                y[i * n + j] = b + dot4(x + i * k, wj, k)
+                i += 1
             }
         }
     }
@@ -44,10 +51,10 @@ extension Kernels {
         while d + 8 <= k {
             let o = d * 4
             let wv = rw.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            s0 += r0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * wv
-            s1 += r1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * wv
-            s2 += r2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * wv
-            s3 += r3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * wv
+            s0 = s0.addingProduct(r0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), wv)
+            s1 = s1.addingProduct(r1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), wv)
+            s2 = s2.addingProduct(r2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), wv)
+            s3 = s3.addingProduct(r3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), wv)
             d += 8
         }
         var t0 = VectorMath.sum(s0), t1 = VectorMath.sum(s1), t2 = VectorMath.sum(s2), t3 = VectorMath.sum(s3)
@@ -68,14 +75,14 @@ extension Kernels {
         var d = 0
         while d + 32 <= n {
             let o = d * 4
-            s0 += ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-            s1 += ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self)
-            s2 += ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self)
-            s3 += ra.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self)
+            s0 = s0.addingProduct(ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
+            s1 = s1.addingProduct(ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self))
+            s2 = s2.addingProduct(ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self))
+            s3 = s3.addingProduct(ra.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self))
             d += 32
         }
         while d + 8 <= n {
-            s0 += ra.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self) * rb.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self)
+            s0 = s0.addingProduct(ra.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: d * 4, as: SIMD8<Float>.self))
             d += 8
         }
         var r = VectorMath.sum((s0 + s1) + (s2 + s3))

@@ -54,6 +54,9 @@ public enum GGUFWriter {
             guard tensor.type == .f32 || tensor.type == .f16 else {
                 throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": can only write F32 or F16, not \(tensor.type)")
             }
+            guard tensor.storage.format == .f32 else {
+                throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\" is held in \(tensor.storage.format) for inference; save the model before holding it in 16 bits")
+            }
             guard (1...4).contains(tensor.shape.count), tensor.shape.allSatisfy({ $0 >= 0 }),
                   tensor.shape.reduce(1, *) == tensor.storage.count else {
                 throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": shape \(tensor.shape) does not hold \(tensor.storage.count) elements in 1 to 4 dimensions")

@@ -153,6 +153,9 @@ public enum SafetensorsWriter {
             guard [.float32, .float16, .bfloat16, .int64].contains(tensor.dtype) else {
                 throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": can only write F32, F16, BF16 or I64, not \(tensor.dtype.rawValue)")
             }
+            guard tensor.storage.format == .f32 else {
+                throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\" is held in \(tensor.storage.format) for inference; save the model before holding it in 16 bits")
+            }
             guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.shape.reduce(1, *) == tensor.storage.count else {
                 throw ModelIOError.invalidArgument(path: path, reason: "tensor \"\(tensor.name)\": shape \(tensor.shape) does not hold \(tensor.storage.count) elements")
             }

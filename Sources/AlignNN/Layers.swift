@@ -40,6 +40,14 @@ public final class Linear: Module {
         return adapter.output(x, base: y, weight: weight.value, bias: bias?.value)
     }
 
+    /// The decoding products (``callAsFunction(_:decoding:)``) of several layers that read the
+    /// same x (q/k/v, gate/up): one parallel pass (``Tensor/decodingLinears(_:)``) when none has
+    /// an active adapter, else each layer on its own.
+    public static func decoding(_ x: Tensor, _ layers: [Linear]) -> [Tensor] {
+        if layers.contains(where: { $0.activeAdapter != nil }) { return layers.map { $0(x, decoding: true) } }
+        return x.decodingLinears(layers.map { (weight: $0.weight.value, bias: $0.bias?.value) })
+    }
+
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {
         if let collector = LinearCollector.current { collector.found.append((String(prefix.dropLast()), self)) }
         visit(prefix + "weight", weight)

@@ -1,3 +1,4 @@
+import AlignKernels
 import AlignTensor
 
 /// A neural-network building block with named parameters.
@@ -53,4 +54,25 @@ extension Module {
 @inlinable
 public func visit(_ child: Module?, _ name: String, prefix: String, _ visit: (String, Parameter) -> Void) {
     child?.forEachParameter(prefix: prefix + name + ".", visit)
+}
+
+extension Module {
+    /// Holds every matrix of the model (each rank-2 parameter: linear weights, embedding tables,
+    /// a tied LM head) in `format`, frozen, with its fp32 copy released: for a model used only
+    /// for inference (a reference, a reward model during rollouts, a sampler). Norm scales and
+    /// biases stay fp32; products accumulate in fp32. `.f32` widens them back (still frozen).
+    /// With `.q8_0` a matrix whose rows are not whole 32-element blocks is held in f16. Adapters
+    /// are not converted: hold a base narrow only without them.
+    public func holdMatrices(in format: ElementFormat) {
+        for (_, p) in namedParameters() where p.value.rank == 2 {
+            p.requiresGrad = false
+            p.store(in: format == .q8_0 && p.shape[1] % 32 != 0 ? .f16 : format)
+        }
+    }
+
+    /// The storage format of the model's matrices: `.f32` unless ``holdMatrices(in:)`` changed it
+    /// (the first matrix's format).
+    public var matrixFormat: ElementFormat {
+        namedParameters().first { $0.parameter.value.rank == 2 }?.parameter.value.format ?? .f32
+    }
 }

@@ -35,9 +35,11 @@ public final class CausalSelfAttention: Module {
     public func callAsFunction(_ x: Tensor, rotary: RotaryTable, positions: [Int32], keyMask: Tensor?,
                                packing: SequencePacking? = nil, cache: KVCache.Layer? = nil) -> Tensor {
         let decoding = cache != nil
-        let q = qProj(x, decoding: decoding).rotary(rotary, positions: positions, heads: heads)   // (B, T, H·D)
-        let k = kProj(x, decoding: decoding).rotary(rotary, positions: positions, heads: kvHeads) // (B, T, Hkv·D)
-        let v = vProj(x, decoding: decoding)                                                       // (B, T, Hkv·D)
+        // Decoding: the three projections in one parallel pass (one thread hand-off, not three).
+        let projected = decoding ? Linear.decoding(x, [qProj, kProj, vProj]) : [qProj(x), kProj(x), vProj(x)]
+        let q = projected[0].rotary(rotary, positions: positions, heads: heads)   // (B, T, H·D)
+        let k = projected[1].rotary(rotary, positions: positions, heads: kvHeads) // (B, T, Hkv·D)
+        let v = projected[2]                                                        // (B, T, Hkv·D)
         let a: Tensor
         if let cache {
             precondition(keyMask == nil && packing == nil, "a cached step takes its mask from the cache")
@@ -76,7 +78,9 @@ public final class GatedMLP: Module {
     /// x (..., hidden) → (..., hidden); `decoding` runs the projections on the decoding kernel
     /// (``Linear/callAsFunction(_:decoding:)``, inference only).
     public func callAsFunction(_ x: Tensor, decoding: Bool = false) -> Tensor {
-        downProj(Tensor.swiGLU(gate: gateProj(x, decoding: decoding), up: upProj(x, decoding: decoding)), decoding: decoding)
+        guard decoding else { return downProj(Tensor.swiGLU(gate: gateProj(x), up: upProj(x))) }
+        let gateUp = Linear.decoding(x, [gateProj, upProj])   // one parallel pass for both
+        return downProj(Tensor.swiGLU(gate: gateUp[0], up: gateUp[1]), decoding: true)
     }
 
     public func forEachParameter(prefix: String, _ visit: (String, Parameter) -> Void) {

@@ -94,7 +94,25 @@ public struct Tensor: @unchecked Sendable {
     public var rank: Int { shape.count }
     /// The first element, for kernels. Package-internal: layers, models, optimisers and objectives
     /// use tensor operations (a second backend implements those, not raw memory access).
-    package var pointer: UnsafeMutablePointer<Float> { storage.pointer + offset }
+    ///
+    /// A tensor held narrow (``format`` `.f16`/`.bf16`/`.q8_0`, see ``converted(to:)``) has no float
+    /// memory to hand out: only the ops that widen it (``linear(weight:bias:)``,
+    /// ``decodingLinear(weight:bias:)``, ``embedding(ids:shape:)``, ``toArray()``) read it, and any
+    /// other use stops here with a message rather than reading half-sized memory as floats.
+    package var pointer: UnsafeMutablePointer<Float> {
+        if storage.format != .f32 { Tensor.refuseFloatAccess(storage.format, shape) }
+        return storage.pointer + offset
+    }
+    /// The first element of a 16-bit tensor (``format`` `.f16` or `.bf16`).
+    package var halfPointer: UnsafeMutablePointer<UInt16> { storage.halfPointer + offset }
+    /// The first byte of a tensor in any format (a Q8_0 view starts on a block).
+    package var rawPointer: UnsafeMutableRawPointer { storage.rawPointer + format.byteCount(elements: offset) }
+    /// How the elements are stored (fp32 unless ``converted(to:)`` made a 16-bit copy).
+    public var format: ElementFormat { storage.format }
+
+    static func refuseFloatAccess(_ format: ElementFormat, _ shape: [Int]) -> Never {
+        fatalError("a \(format) tensor \(shape) is frozen inference storage: only linear, decodingLinear and embedding read it (convert it back with converted(to: .f32))")
+    }
     /// Whether gradients flow back through this tensor.
     public var requiresGrad: Bool { node != nil }
 
@@ -102,7 +120,10 @@ public struct Tensor: @unchecked Sendable {
     public func detached() -> Tensor { Tensor(storage: storage, shape: shape, offset: offset, node: nil) }
 
     /// The elements in row-major order.
-    public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    public func toArray() -> [Float] {
+        if format != .f32 { return converted(to: .f32).toArray() }
+        return Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
 
     /// The single element of a one-element tensor.
     public func item() -> Float {

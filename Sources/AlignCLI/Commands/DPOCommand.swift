@@ -21,6 +21,7 @@ struct DPOCommand: ParsableCommand {
 
     @OptionGroup var common: TrainingOptions
     @Option(help: "Frozen reference model (default: a frozen copy of the initial policy).") var refModel: String?
+    @Option(help: "Reference weights held as f32, f16, bf16 or q8_0 (less memory, fp32 accumulation; log-prob error in README).") var refDtype = "f32"
     @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
     func run() throws { try runTraining { try train() } }
@@ -35,7 +36,7 @@ struct DPOCommand: ParsableCommand {
         // frozen. It shares the policy's tokenizer and chat template, so only weights are loaded.
         var reference: (any CausalLanguageModel)?
         if config.loss.needsReference && !(config.precomputeRefLogProbs && refModel == nil && !policy.model.hasAdapters) {
-            reference = try TrainingCommand.reference(for: policy, refModel: refModel)
+            reference = try TrainingCommand.reference(for: policy, refModel: refModel, dtype: refDtype)
         }
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let options = PreparationOptions(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,

@@ -22,6 +22,7 @@ struct KTOCommand: ParsableCommand {
 
     @OptionGroup var common: TrainingOptions
     @Option(help: "Frozen reference model (default: a frozen copy of the initial policy).") var refModel: String?
+    @Option(help: "Reference weights held as f32, f16, bf16 or q8_0 (less memory, fp32 accumulation; log-prob error in README).") var refDtype = "f32"
     @Flag(help: "Also write the aligned model as OUTPUT/model.gguf (F32).") var saveGguf = false
 
     func run() throws { try runTraining { try train() } }
@@ -33,7 +34,7 @@ struct KTOCommand: ParsableCommand {
         note("loading \(run.model)")
         let policy = try TrainingCommand.loadPolicy(run, adapter: config.adapter, seed: config.training.seed)
         // Only the reference's weights are loaded (none with adapters: the policy with them off).
-        let reference = try TrainingCommand.reference(for: policy, refModel: refModel)
+        let reference = try TrainingCommand.reference(for: policy, refModel: refModel, dtype: refDtype)
         let encoder = try ExampleEncoder(tokenizer: policy.tokenizer, chatTemplate: policy.chatTemplate)
         let (train, eval) = try TrainingCommand.prepareSplits(run, unit: "examples", dropped: "prompt alone ≥ max_length") { url, _ in
             let dataset = try UnpairedDataset(contentsOf: url, options: ReadOptions(skipBadRows: config.skipBadRows))

@@ -102,12 +102,14 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Stop string (repeatable).") var stop: [String] = []
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Threads.") var threads: Int?
+    @Option(help: "Weights held as f32, f16, bf16 or q8_0 (fewer bytes per token, fp32 accumulation).") var dtype = "f32"
 
     func run() throws {
         try GenerationConfig.validate(maxNewTokens: maxNewTokens, temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repetitionPenalty)
         try configureThreads(threads)
         let bundle = try loadModelBundle(model, adapter: adapter)
+        try holdForInference(bundle, dtype: dtype, flag: "--dtype")
         let model = bundle.model
         var text = prompt
         if chat {

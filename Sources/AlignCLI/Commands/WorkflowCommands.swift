@@ -45,10 +45,12 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Rows per generation batch.") var batchSize = 16
     @Flag(help: "Keep text after the first line break.") var multiline = false
     @Option(help: "Threads.") var threads: Int?
+    @Option(help: "Weights held as f32, f16, bf16 or q8_0 (fewer bytes per token, fp32 accumulation).") var dtype = "f32"
 
     func run() throws {
         try configureThreads(threads)
         let bundle = try loadModelBundle(model, adapter: adapter)
+        try holdForInference(bundle, dtype: dtype, flag: "--dtype")
         let texts = try readPrompts(prompts)
         let samples = try CompletionSampler.sample(bundle: bundle, prompts: texts, perPrompt: n, maxNewTokens: maxNewTokens,
                                                    temperature: temperature, topP: topP, seed: seed, batchSize: batchSize,

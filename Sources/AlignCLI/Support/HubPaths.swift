@@ -1,4 +1,6 @@
+import AlignKernels
 import AlignModels
+import AlignNN
 import AlignHub
 import ArgumentParser
 import Foundation
@@ -57,6 +59,26 @@ func loadModelBundle(_ model: String, adapter: String?) throws -> ModelBundle {
         try bundle.loadAdapter(from: adapter)
     }
     return bundle
+}
+
+/// The storage format a `--dtype`/`--ref-dtype` value names (f32, f16, bf16 or q8_0).
+func elementFormat(_ value: String, flag: String) throws -> ElementFormat {
+    guard let format = ElementFormat(rawValue: value) else {
+        throw ValidationErrorMessage("\(flag) \(value): must be f32, f16, bf16 or q8_0")
+    }
+    return format
+}
+
+/// Holds a model used only for inference in `dtype` (its matrices in f16, bf16 or Q8_0, fp32
+/// accumulation; see ``Module/holdMatrices(in:)``). A model with an adapter stays fp32 (merge it first with
+/// `align merge`).
+func holdForInference(_ bundle: ModelBundle, dtype: String, flag: String) throws {
+    let format = try elementFormat(dtype, flag: flag)
+    if format == .f32 { return }
+    guard !bundle.model.hasAdapters else {
+        throw ValidationErrorMessage("\(flag) \(dtype) with an adapter: merge it first (align merge), then load the merged model")
+    }
+    bundle.model.holdMatrices(in: format)
 }
 
 /// The `--adapter` option's help.

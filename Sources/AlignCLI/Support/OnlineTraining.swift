@@ -1,7 +1,9 @@
 import AlignData
 import AlignHub
 import AlignJSON
+import AlignKernels
 import AlignModels
+import AlignNN
 import AlignSentiment
 import AlignTemplates
 import AlignTraining
@@ -16,6 +18,12 @@ struct OnlineOptions: ParsableArguments {
 
     @Option(help: "Reference model (default: a frozen copy of --model).")
     var refModel: String?
+
+    @Option(help: "Reference weights held as f32, f16, bf16 or q8_0 (less memory and fewer bytes per token, fp32 accumulation).")
+    var refDtype = "f32"
+
+    @Option(help: "Reward-model weights (--reward FOLDER) held as f32, f16, bf16 or q8_0, as --ref-dtype.")
+    var rewardDtype = "f32"
 
     @Option(help: "Write every sampled sequence of every step as JSON Lines (query_ids, response_ids, logprobs, ref_logprobs, score, ...).")
     var dumpRollouts: String?
@@ -72,7 +80,7 @@ func readOnlinePrompts(_ url: URL, encoder: ExampleEncoder, maxLength: Int?) thr
 
 /// A reward source from its `--reward` spelling. Reward-model folders must share the policy's
 /// vocabulary (they score the policy's token ids, as TRL's PPO does).
-func makeRewardSource(_ spec: String, policy: ModelBundle) throws -> RewardSource {
+func makeRewardSource(_ spec: String, policy: ModelBundle, dtype: String = "f32") throws -> RewardSource {
     if spec == "vader" {
         let vader = try VaderSentiment(cacheDirectory: assetCache)
         return FunctionRewardSource(name: "vader") { vader.unroundedScores($0.prompt + $0.completion).compound }
@@ -83,6 +91,12 @@ func makeRewardSource(_ spec: String, policy: ModelBundle) throws -> RewardSourc
     let bundle = try RewardModelBundle(path: try resolveModelPath(spec, flag: "--reward"))
     guard bundle.model.body.vocabularySize == policy.model.vocabularySize else {
         throw ValidationErrorMessage("--reward \(spec): its vocabulary (\(bundle.model.body.vocabularySize)) differs from the policy's (\(policy.model.vocabularySize)); a reward model scores the policy's token ids and must share its tokenizer")
+    }
+    let format = try elementFormat(dtype, flag: "--reward-dtype")
+    if format != .f32 {
+        guard !bundle.model.hasAdapters else { throw ValidationErrorMessage("--reward-dtype \(dtype) with a reward adapter: merge it first (align merge)") }
+        bundle.model.freeze()
+        bundle.model.holdMatrices(in: format)
     }
     return RewardModelSource(model: bundle.model, name: URL(fileURLWithPath: spec).lastPathComponent)
 }
@@ -104,7 +118,8 @@ struct OnlineSetup {
         let prompts = try readOnlinePrompts(try run.dataURL, encoder: encoder, maxLength: maxPromptLength)
         note("train: \(prompts.count) prompts")
         guard !online.reward.isEmpty else { throw ValidationErrorMessage("give --reward (a reward-model folder, vader, arithmetic, format or cmd:PROGRAM)") }
-        let rewards = try online.reward.map { try makeRewardSource($0, policy: bundle) }
+        _ = try elementFormat(online.refDtype, flag: "--ref-dtype")
+        let rewards = try online.reward.map { try makeRewardSource($0, policy: bundle, dtype: online.rewardDtype) }
         return OnlineSetup(bundle: bundle, prompts: prompts, rewards: rewards)
     }
 
@@ -113,8 +128,8 @@ struct OnlineSetup {
     func decode(_ ids: [Int32]) -> String { bundle.tokenizer.decode(ids.map(Int.init), skipSpecialTokens: true) }
 
     /// `--ref-model`, else the policy with its adapters off (or at their starting values), else a
-    /// frozen second load of the policy (``TrainingCommand/reference(for:refModel:)``).
+    /// frozen second load of the policy, held as `--ref-dtype` (``TrainingCommand/reference(for:refModel:dtype:)``).
     func reference(_ online: OnlineOptions) throws -> any CausalLanguageModel {
-        try TrainingCommand.reference(for: bundle, refModel: online.refModel)
+        try TrainingCommand.reference(for: bundle, refModel: online.refModel, dtype: online.refDtype)
     }
 }

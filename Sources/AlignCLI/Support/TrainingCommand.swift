@@ -62,11 +62,18 @@ enum TrainingCommand {
     /// The reference model of DPO, KTO (and PPO): `--ref-model` when given; with adapters, the
     /// policy itself under its reference adapters (``AdapterReference``: no second copy of the base
     /// weights); otherwise a second, frozen load of the policy's weights.
-    static func reference(for policy: ModelBundle, refModel: String?) throws -> any CausalLanguageModel {
-        if refModel == nil && policy.model.hasAdapters { return AdapterReference(policy.model) }
+    static func reference(for policy: ModelBundle, refModel: String?, dtype: String = "f32") throws -> any CausalLanguageModel {
+        let format = try elementFormat(dtype, flag: "--ref-dtype")
+        if refModel == nil && policy.model.hasAdapters {
+            guard format == .f32 else {
+                throw ValidationErrorMessage("--ref-dtype \(dtype): the reference is the policy's own base with adapters off (no second copy to hold narrow); pass --ref-model to load one")
+            }
+            return AdapterReference(policy.model)
+        }
         let path = try refModel.map { try resolveModelPath($0, flag: "--ref-model") }
         let reference = try policy.withModel(loadedFrom: path)
         reference.model.freeze()
+        if format != .f32 { reference.model.holdMatrices(in: format) }
         return reference.model
     }
 

@@ -47,6 +47,18 @@ public final class Parameter: @unchecked Sendable {
         onGradientAccumulated?(self)
     }
 
+    /// Holds the value in `format` from now on (a frozen weight of a model used only for
+    /// inference, see ``ElementFormat``): the fp32 storage is released, so a 16-bit model takes
+    /// half the memory (Q8_0: 34/128). The parameter must be frozen (`requiresGrad` false); ``assign(_:)`` and
+    /// optimisers then refuse it, while ``Tensor/linear(weight:bias:)``, decoding and embedding
+    /// lookups read it. Converting back to `.f32` widens exactly.
+    public func store(in format: ElementFormat) {
+        precondition(!requiresGrad || format == .f32, "only a frozen parameter can be held in \(format)")
+        value = value.converted(to: format)
+        grad = nil
+        rebuildLeaf()
+    }
+
     /// Drops the gradient (as `optimizer.zero_grad(set_to_none=True)` does).
     public func zeroGrad() { grad = nil }
 }

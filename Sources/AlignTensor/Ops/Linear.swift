@@ -23,7 +23,18 @@ extension Tensor {
     }
 
     /// x · weightᵀ + bias for weight (out, in), as `torch.nn.functional.linear`; x is (..., in).
+    ///
+    /// A `weight` held in f16, bf16 or Q8_0 (frozen inference weights, ``converted(to:)``) is read by the
+    /// widening kernels and gets no gradient; when x or the bias needs one, the weight is widened
+    /// to an fp32 constant for this product so that their gradients flow as usual.
     public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        if weight.format != .f32 {
+            precondition(!weight.requiresGrad, "a \(weight.format) weight is frozen: it cannot require a gradient")
+            if GradMode.isEnabled && (requiresGrad || bias?.requiresGrad == true) {
+                return linear(weight: weight.converted(to: .f32), bias: bias)
+            }
+            return linearPackedWeight(weight, bias: bias)
+        }
         let outF = weight.shape[0], inF = weight.shape[1]
         precondition(shape.last == inF, "linear of \(shape) by weight \(weight.shape)")
         let m = count / inF
@@ -42,6 +53,7 @@ extension Tensor {
     public func embedding(ids: [Int32], shape idShape: [Int]) -> Tensor {
         precondition(rank == 2, "embedding table must be (vocabulary, dim), got \(shape)")
         precondition(idShape.reduce(1, *) == ids.count, "\(ids.count) ids for shape \(idShape)")
+        if format != .f32 { return embeddingPackedTable(ids: ids, shape: idShape) }
         let dim = shape[1]
         let y = Tensor.empty(idShape + [dim])
         ids.withUnsafeBufferPointer { p in
