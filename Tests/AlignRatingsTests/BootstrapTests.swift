@@ -1,51 +1,97 @@
 import Foundation
 import Testing
+
 @testable import AlignRatings
 
-/// The percentile bootstrap shared by `align rate` and the demo's evaluation intervals.
-@Suite struct BootstrapTests {
-    @Test func percentileIntervalIsTypeSevenQuantiles() {
-        // 101 values 0…100: the 2.5 % and 97.5 % type-7 quantiles are 2.5 and 97.5 exactly.
-        let sorted = (0...100).map(Double.init)
-        let ci95 = Bootstrap.percentileInterval(sorted: sorted, confidence: 0.95)
-        #expect(abs(ci95.lowerBound - 2.5) < 1e-12 && abs(ci95.upperBound - 97.5) < 1e-12)
-        let ci50 = Bootstrap.percentileInterval(sorted: sorted, confidence: 0.5)
-        #expect(abs(ci50.lowerBound - 25) < 1e-12 && abs(ci50.upperBound - 75) < 1e-12)
-        #expect(Bootstrap.percentileInterval(sorted: [3], confidence: 0.95) == 3...3)
+/// 6 items, 400 comparisons drawn from known strengths with a fixed generator.
+private func simulated(seed: UInt64 = 99) -> ComparisonSet {
+    let truth = [1.2, 0.6, 0.1, -0.2, -0.7, -1.0]
+    var rng = SplitMix64(seed: seed, stream: 0)
+    var set = ComparisonSet()
+    for _ in 0..<400 {
+        let i = rng.nextIndex(below: 6)
+        var j = rng.nextIndex(below: 5)
+        if j >= i { j += 1 }
+        let u = Double(rng.next() >> 11) / 9_007_199_254_740_992
+        let p = 1 / (1 + exp(truth[j] - truth[i]))
+        let a = ItemID.string("m\(i)"), b = ItemID.string("m\(j)")
+        if abs(u - p) < 0.05 { set.append(a, b, outcome: .tie) } else if u < p { set.append(winner: a, loser: b) } else { set.append(winner: b, loser: a) }
     }
+    return set
+}
 
-    @Test func constantDataGiveADegenerateInterval() throws {
-        let ci = try #require(Bootstrap.meanInterval([0.25, 0.25, 0.25, 0.25], resamples: 500, seed: 3))
-        #expect(ci == 0.25...0.25)
-        #expect(Bootstrap.meanInterval([], resamples: 500) == nil)
-        #expect(Bootstrap.meanInterval([1, 2], resamples: 0) == nil)
-    }
+@Test func bootstrapIsDeterministicForASeed() throws {
+    let set = simulated()
+    let first = try BradleyTerry(bootstrapSamples: 200, seed: 42).fit(set)
+    let again = try BradleyTerry(bootstrapSamples: 200, seed: 42).fit(set)
+    let other = try BradleyTerry(bootstrapSamples: 200, seed: 43).fit(set)
+    #expect(first.items.map(\.interval) == again.items.map(\.interval))
+    #expect(first.items.map(\.interval) != other.items.map(\.interval))
+    #expect(first.bootstrap == BootstrapSummary(
+        samples: 200, confidence: 0.95, seed: 42, replicatesWithPrior: 0, unconvergedReplicates: 0, nuInterval: nil))
+}
 
-    @Test func intervalOfTheMeanMatchesTheNormalApproximation() throws {
-        // 400 draws of a known distribution: the 95 % interval holds the sample mean and its width
-        // is close to 2 × 1.96 × s/√n (the bootstrap's own Monte Carlo error is a few percent).
-        var rng = SplitMix64(seed: 11, stream: 0)
-        let values = (0..<400).map { _ in Double(rng.nextIndex(below: 1000)) / 1000 }
-        let n = Double(values.count), mean = values.reduce(0, +) / n
-        let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (n - 1)).squareRoot()
-        let ci = try #require(Bootstrap.meanInterval(values, resamples: 4000, confidence: 0.95, seed: 5))
-        #expect(ci.contains(mean))
-        let expected = 2 * 1.96 * sd / n.squareRoot()
-        let width = ci.upperBound - ci.lowerBound
-        #expect(abs(width - expected) / expected < 0.1, "width \(width), normal approximation \(expected)")
-        // Roughly symmetric about the mean for a symmetric distribution.
-        #expect(abs((ci.upperBound - mean) - (mean - ci.lowerBound)) < 0.25 * width)
+@Test func intervalsBracketTheEstimateAndWidenWithConfidence() throws {
+    let set = simulated()
+    let narrow = try BradleyTerry(bootstrapSamples: 300, confidence: 0.5, seed: 1).fit(set)
+    let wide = try BradleyTerry(bootstrapSamples: 300, confidence: 0.99, seed: 1).fit(set)
+    for item in wide.items {
+        let interval = try #require(item.interval)
+        #expect(interval.contains(item.strength))
+        let inner = try #require(narrow[item.id]?.interval)
+        #expect(interval.lowerBound <= inner.lowerBound && inner.upperBound <= interval.upperBound)
+        // 400 comparisons over 6 items: about 133 per item, so a 99% half-width of a few tenths.
+        #expect(interval.upperBound - interval.lowerBound > 0.1 && interval.upperBound - interval.lowerBound < 2)
     }
+}
 
-    @Test func equalSeedsGiveEqualIntervals() throws {
-        let values = [0.9, -0.3, 0.1, 0.4, 0.0, 0.7, -0.8, 0.2]
-        let a = try #require(Bootstrap.meanInterval(values, resamples: 1000, seed: 7))
-        let b = try #require(Bootstrap.meanInterval(values, resamples: 1000, seed: 7))
-        let c = try #require(Bootstrap.meanInterval(values, resamples: 1000, seed: 8))
-        #expect(a == b)
-        #expect(a != c)
-        // Wider coverage, wider interval.
-        let wide = try #require(Bootstrap.meanInterval(values, resamples: 1000, confidence: 0.99, seed: 7))
-        #expect(wide.lowerBound <= a.lowerBound && wide.upperBound >= a.upperBound)
-    }
+@Test func bootstrapStandardErrorMatchesTheFisherInformation() throws {
+    // For two items with n comparisons and win rate p the MLE of d = s_A − s_B = logit(p) has standard
+    // error 1/√(n p (1−p)); s_A = d/2. The bootstrap's 68% interval should be about ±1 of its SE.
+    var set = ComparisonSet()
+    set.append(winner: "A", loser: "B", weight: 1)
+    for _ in 0..<299 { set.append(winner: "A", loser: "B") }
+    for _ in 0..<200 { set.append(winner: "B", loser: "A") }
+    let result = try BradleyTerry(bootstrapSamples: 2000, confidence: 0.6827, seed: 5).fit(set)
+    let interval = try #require(result["A"]?.interval)
+    let se = 0.5 / (500 * 0.6 * 0.4).squareRoot()
+    let halfWidth = (interval.upperBound - interval.lowerBound) / 2
+    #expect(abs(halfWidth - se) < 0.1 * se, "half-width \(halfWidth) vs SE \(se)")
+}
+
+@Test func davidsonBootstrapGivesANuInterval() throws {
+    let result = try BradleyTerry(ties: .davidson, bootstrapSamples: 100, seed: 3).fit(simulated())
+    let nu = try #require(result.nu)
+    let interval = try #require(result.bootstrap?.nuInterval)
+    #expect(interval.contains(nu))
+    #expect(interval.lowerBound > 0)
+}
+
+@Test func resamplesWithoutAFiniteMLEAreCountedAndWarned() throws {
+    // A single loss for C makes many resamples lose it: those refit with the prior.
+    var set = ComparisonSet()
+    for _ in 0..<5 { set.append(winner: "A", loser: "B"); set.append(winner: "B", loser: "A") }
+    set.append(winner: "C", loser: "A")
+    set.append(winner: "A", loser: "C")
+    let result = try BradleyTerry(bootstrapSamples: 200, seed: 9).fit(set)
+    let count = try #require(result.bootstrap?.replicatesWithPrior)
+    #expect(count > 10 && count < 200)
+    #expect(result.warnings.contains { $0.hasPrefix("\(count) of 200 bootstrap resamples") })
+    #expect(result.items.allSatisfy { $0.interval.map { $0.lowerBound.isFinite && $0.upperBound.isFinite } == true })
+}
+
+@Test func splitMixStreamsAreDistinctAndIndexesInRange() {
+    var a = SplitMix64(seed: 1, stream: 0), b = SplitMix64(seed: 1, stream: 1), c = SplitMix64(seed: 1, stream: 0)
+    let x = (0..<4).map { _ in a.next() }, y = (0..<4).map { _ in b.next() }, z = (0..<4).map { _ in c.next() }
+    #expect(x != y && x == z)
+    var counts = [Int](repeating: 0, count: 7)
+    for _ in 0..<7000 { counts[a.nextIndex(below: 7)] += 1 }
+    #expect(counts.allSatisfy { $0 > 850 && $0 < 1150 })
+}
+
+@Test func quantileInterpolatesLikeNumPy() {
+    let values = [1.0, 2, 3, 4, 10]
+    #expect(quantile(values, 0) == 1 && quantile(values, 1) == 10)
+    #expect(quantile(values, 0.5) == 3)
+    #expect(abs(quantile(values, 0.9) - 7.6) < 1e-12)  // numpy.percentile([1,2,3,4,10], 90) == 7.6
 }
