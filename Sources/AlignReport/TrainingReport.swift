@@ -111,7 +111,6 @@ public struct TrainingReport {
         }
     }
 
-
     /// One prompt with the reference model's and the trained model's completions.
     public struct Sample: Equatable, Sendable {
         /// The prompt (for the sentiment task, the start of a movie review).
