@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "AlignModels", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO"], swiftSettings: fast),
         .target(name: "AlignDiffusion", dependencies: ["AlignKernels", "AlignTensor", "AlignNN", "AlignModelIO", "AlignJSON", "CCompression"], swiftSettings: fast),
         .target(name: "AlignHub", dependencies: ["AlignModels", "AlignNN", "AlignTensor", "AlignModelIO", "AlignTokenizers", "AlignTemplates"], swiftSettings: fast),
-        .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport"], swiftSettings: fast),
+        .target(name: "AlignWorkflows", dependencies: ["AlignHub", "AlignTokenizers", "AlignModels", "AlignTensor", "AlignTraining", "AlignData", "AlignSentiment", "AlignReport", "AlignRatings", "AlignJSON", "AlignSettings"], swiftSettings: fast),
         .target(name: "AlignTraining", dependencies: ["AlignKernels", "AlignTensor", "AlignDistributed", "AlignNN", "AlignOptim", "AlignModels", "AlignModelIO", "AlignData", "AlignJSON", "AlignSettings", "AlignDiffusion"], swiftSettings: fast),
         .target(name: "AlignSettings", dependencies: ["AlignJSON", .product(name: "Yams", package: "Yams")], swiftSettings: v5),
         .target(name: "AlignModelIO", dependencies: ["AlignKernels", "AlignJSON"], swiftSettings: kernelSettings),
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "AlignSentimentTests", dependencies: ["AlignSentiment", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignReportTests", dependencies: ["AlignReport", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignTensorBoardTests", dependencies: ["AlignTensorBoard", "TestSupport"], swiftSettings: v5),
-        .testTarget(name: "AlignWorkflowsTests", dependencies: ["AlignWorkflows", "AlignHub", "AlignModels", "TestSupport"], swiftSettings: v5),
+        .testTarget(name: "AlignWorkflowsTests", dependencies: ["AlignWorkflows", "AlignHub", "AlignModels", "AlignJSON", "AlignReport", "TestSupport"], swiftSettings: v5),
         .testTarget(name: "AlignRatingsTests", dependencies: ["AlignRatings", "TestSupport"], exclude: ["Fixtures"], swiftSettings: v5),
     ]
 )

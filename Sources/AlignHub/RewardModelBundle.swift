@@ -1,5 +1,6 @@
 import AlignModelIO
 import AlignModels
+import AlignTensor
 import AlignTemplates
 import AlignTokenizers
 import Foundation
@@ -33,6 +34,15 @@ public struct RewardModelBundle {
         if let id = text.tokenizer.padTokenID ?? text.tokenizer.eosTokenID { model.padTokenID = Int32(id) }
         self.model = model
         source = url
+    }
+
+    /// PPO's value model when there is no reward-model folder to start from (TRL's choice for a
+    /// non-model reward): the body of the policy at `path` with a zero-initialised score head, so
+    /// every first value estimate is 0.
+    public static func zeroHeadValueModel(path: String) throws -> RewardModel {
+        let value = try RewardModelBundle(path: path).model
+        value.score.weight.assign(.zeros(value.score.weight.value.shape))
+        return value
     }
 
     /// Saves the (trained) reward model as a Hugging Face sequence-classification folder

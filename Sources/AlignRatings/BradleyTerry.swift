@@ -235,19 +235,17 @@ public struct BradleyTerry: Sendable, Equatable {
             }
         }}}}
 
-        let lowP = (1 - confidence) / 2, highP = 1 - lowP
         var column = [Double](repeating: 0, count: samples)
         var intervals: [ClosedRange<Double>] = []
         intervals.reserveCapacity(n)
         for i in 0..<n {
             for b in 0..<samples { column[b] = strengths[b * n + i] }
             column.sort()
-            intervals.append(quantile(column, lowP)...quantile(column, highP))
+            intervals.append(Bootstrap.percentileInterval(sorted: column, confidence: confidence))
         }
         var nuInterval: ClosedRange<Double>? = nil
         if davidson {
-            let nus = logNus.map { exp($0) }.sorted()
-            nuInterval = quantile(nus, lowP)...quantile(nus, highP)
+            nuInterval = Bootstrap.percentileInterval(sorted: logNus.map { exp($0) }.sorted(), confidence: confidence)
         }
         let summary = BootstrapSummary(
             samples: samples, confidence: confidence, seed: seed,

@@ -118,6 +118,13 @@ public enum Markup {
         return value > 0 ? "+" + text : (value < 0 ? "−" + text.dropFirst() : text)
     }
 
+    /// Formats a confidence interval as `"[0.12, 0.31]"`, or with explicit signs for a change
+    /// (`"[−0.03, +0.27]"`).
+    public static func interval(_ range: ClosedRange<Double>, signed isSigned: Bool = false, significant: Int = 3) -> String {
+        let f = { (v: Double) in isSigned ? signed(v, significant: significant) : number(v, significant: significant) }
+        return "[" + f(range.lowerBound) + ", " + f(range.upperBound) + "]"
+    }
+
     /// Formats a duration in seconds as `"1 h 02 min"`, `"3 min 05 s"` or `"12.3 s"`.
     public static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "—" }

@@ -71,11 +71,24 @@ public enum SVGChart {
         public var y: Double
         /// Text written next to the point; empty for none.
         public var label: String
-        /// Creates a labelled point.
-        public init(x: Double, y: Double, label: String) {
+        /// A confidence interval of `x`, drawn as a horizontal error bar; nil for none.
+        public var xInterval: ClosedRange<Double>?
+        /// A confidence interval of `y`, drawn as a vertical error bar; nil for none.
+        public var yInterval: ClosedRange<Double>?
+        /// Creates a labelled point, with error bars where intervals are given.
+        public init(x: Double, y: Double, label: String, xInterval: ClosedRange<Double>? = nil,
+                    yInterval: ClosedRange<Double>? = nil) {
             self.x = x
             self.y = y
             self.label = label
+            self.xInterval = xInterval
+            self.yInterval = yInterval
+        }
+
+        /// The interval's ends that are finite (they widen the axes so a bar is never cut off).
+        var intervalEnds: (x: [Double], y: [Double]) {
+            func ends(_ r: ClosedRange<Double>?) -> [Double] { r.map { [$0.lowerBound, $0.upperBound].filter(\.isFinite) } ?? [] }
+            return (ends(xInterval), ends(yInterval))
         }
     }
 
@@ -237,7 +250,8 @@ public enum SVGChart {
     /// A scatter plot of labelled points, in one or more groups, optionally joined in order.
     ///
     /// Used for the reward–KL frontier: one point per evaluated checkpoint (or per β of a
-    /// sweep), x = KL(π‖π_ref) in nats, y = mean reward.
+    /// sweep), x = KL(π‖π_ref) in nats, y = mean reward. Points with intervals get error bars
+    /// (with end caps), drawn under the markers; the axes cover the bars' ends.
     ///
     /// - Parameters:
     ///   - title: Heading drawn at the top of the chart.
@@ -267,11 +281,11 @@ public enum SVGChart {
         }
         top += 12
 
-        let yScale = NiceScale(covering: all.map(\.y), maxTicks: max(3, Int((height - top - 50) / 36)))
+        let yScale = NiceScale(covering: all.map(\.y) + all.flatMap(\.intervalEnds.y), maxTicks: max(3, Int((height - top - 50) / 36)))
         let yLabels = yScale.ticks.map { yScale.label(for: $0) }
         let yLabelWidth = yLabels.map { estimatedTextWidth($0, size: 11) }.max() ?? 0
         let frame = Frame(left: 16 + 18 + yLabelWidth + 8, top: top, right: width - 20, bottom: height - 44)
-        var xValues = all.map(\.x)
+        var xValues = all.map(\.x) + all.flatMap(\.intervalEnds.x)
         if let xIncludes { xValues += [xIncludes.lowerBound, xIncludes.upperBound] }
         let xScale = NiceScale(covering: xValues, maxTicks: max(2, Int(frame.width / 80)))
 
@@ -290,6 +304,27 @@ public enum SVGChart {
         // Lines first, then markers, then labels, so nothing hides a marker or a label.
         for (index, points) in groups.enumerated() where series[index].connected && points.count > 1 {
             svg.path(points.map { (mapX($0.x), mapY($0.y)) }, stroke: colors[index], width: 1.5, opacity: 0.7)
+        }
+        for (index, points) in groups.enumerated() {
+            for p in points {
+                let (px, py) = (mapX(p.x), mapY(p.y))
+                let ends = p.intervalEnds
+                guard ends.x.count == 2 || ends.y.count == 2 else { continue }
+                svg.raw("<g class=\"error-bar\">")
+                defer { svg.raw("</g>") }
+                if let r = p.yInterval, r.lowerBound.isFinite, r.upperBound.isFinite {
+                    let (y0, y1) = (mapY(r.lowerBound), mapY(r.upperBound))
+                    svg.line(px, y0, px, y1, stroke: colors[index], width: 1.2)
+                    svg.line(px - 4, y0, px + 4, y0, stroke: colors[index], width: 1.2)
+                    svg.line(px - 4, y1, px + 4, y1, stroke: colors[index], width: 1.2)
+                }
+                if let r = p.xInterval, r.lowerBound.isFinite, r.upperBound.isFinite {
+                    let (x0, x1) = (mapX(r.lowerBound), mapX(r.upperBound))
+                    svg.line(x0, py, x1, py, stroke: colors[index], width: 1.2)
+                    svg.line(x0, py - 4, x0, py + 4, stroke: colors[index], width: 1.2)
+                    svg.line(x1, py - 4, x1, py + 4, stroke: colors[index], width: 1.2)
+                }
+            }
         }
         var occupied: [Box] = []
         for (index, points) in groups.enumerated() {

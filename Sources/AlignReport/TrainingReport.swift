@@ -58,13 +58,26 @@ public struct TrainingReport {
         public var klNats: Double?
         /// Number of evaluation prompts.
         public var promptCount: Int
+        /// Confidence intervals (a bootstrap over the prompts, say) of the mean reward, the KL and,
+        /// for the trained policy, the reward change against the reference; nil where not measured.
+        public var rewardInterval: ClosedRange<Double>?
+        public var klInterval: ClosedRange<Double>?
+        public var rewardChangeInterval: ClosedRange<Double>?
+        /// The intervals' coverage (0.95 for 95 %).
+        public var confidence: Double
 
         /// Creates an evaluation summary.
-        public init(meanReward: Double, winRate: Double? = nil, klNats: Double? = nil, promptCount: Int) {
+        public init(meanReward: Double, winRate: Double? = nil, klNats: Double? = nil, promptCount: Int,
+                    rewardInterval: ClosedRange<Double>? = nil, klInterval: ClosedRange<Double>? = nil,
+                    rewardChangeInterval: ClosedRange<Double>? = nil, confidence: Double = 0.95) {
             self.meanReward = meanReward
             self.winRate = winRate
             self.klNats = klNats
             self.promptCount = promptCount
+            self.rewardInterval = rewardInterval
+            self.klInterval = klInterval
+            self.rewardChangeInterval = rewardChangeInterval
+            self.confidence = confidence
         }
     }
 
@@ -76,12 +89,25 @@ public struct TrainingReport {
         public var klNats: Double
         /// Mean reward.
         public var meanReward: Double
+        /// Confidence intervals of the two, drawn as error bars and listed in the table; nil for none.
+        public var klInterval: ClosedRange<Double>?
+        public var rewardInterval: ClosedRange<Double>?
+        /// The series the point belongs to (`"DPO"`, `"PPO"`): one colour and one connecting line
+        /// per group, in order of first appearance; nil joins the default group.
+        public var group: String?
+        /// How the point was trained (`"β 0.1, lr 5e-05, 31 steps"`), for the table.
+        public var details: String
 
         /// Creates a checkpoint.
-        public init(label: String, klNats: Double, meanReward: Double) {
+        public init(label: String, klNats: Double, meanReward: Double, klInterval: ClosedRange<Double>? = nil,
+                    rewardInterval: ClosedRange<Double>? = nil, group: String? = nil, details: String = "") {
             self.label = label
             self.klNats = klNats
             self.meanReward = meanReward
+            self.klInterval = klInterval
+            self.rewardInterval = rewardInterval
+            self.group = group
+            self.details = details
         }
     }
 
@@ -214,7 +240,11 @@ public struct TrainingReport {
         case let (b?, a?):
             rewardValue = "\(num(b.meanReward)) <span class=\"arrow\">→</span> <strong>\(num(a.meanReward))</strong>"
             let delta = a.meanReward - b.meanReward
-            rewardSub = "<span class=\"\(delta >= 0 ? "up" : "down")\">\(esc(Markup.signed(delta)))</span> over \(a.promptCount) prompts"
+            rewardSub = "<span class=\"\(delta >= 0 ? "up" : "down")\">\(esc(Markup.signed(delta)))</span>"
+            if let ci = a.rewardChangeInterval {
+                rewardSub += " <span class=\"ci\">\(esc(Markup.interval(ci, signed: true))) \(esc(Self.coverage(a.confidence))) CI</span>"
+            }
+            rewardSub += " over \(a.promptCount) prompts"
         case let (b?, nil):
             rewardValue = "\(num(b.meanReward)) <span class=\"arrow\">→</span> —"
             rewardSub = "after: not evaluated"
@@ -227,8 +257,11 @@ public struct TrainingReport {
         }
         s += card(label: "Mean reward, before → after", value: rewardValue, sub: rewardSub, wide: true)
         if let kl = after?.klNats {
-            s += card(label: "KL from reference", value: "<strong>\(num(kl))</strong> nats",
-                      sub: "mean per completion, KL(π‖π<sub>ref</sub>)")
+            var sub = "mean per completion, KL(π‖π<sub>ref</sub>)"
+            if let ci = after?.klInterval, let a = after {
+                sub += "; <span class=\"ci\">\(esc(Markup.interval(ci))) \(esc(Self.coverage(a.confidence))) CI</span>"
+            }
+            s += card(label: "KL from reference", value: "<strong>\(num(kl))</strong> nats", sub: sub)
         } else {
             s += card(label: "KL from reference", value: "—", sub: "not measured")
         }
@@ -250,12 +283,22 @@ public struct TrainingReport {
                   sub: esc(trainingSub.joined(separator: " · ")))
         s += "</div>\n"
         if !rewardDescription.isEmpty { s += "<p class=\"note\">\(esc(rewardDescription))</p>\n" }
+        if let a = after, let ci = a.rewardChangeInterval {
+            let within = ci.contains(0)
+            s += "<p class=\"note ci-note\">Intervals: \(esc(Self.coverage(a.confidence))) bootstrap over the \(a.promptCount) held-out prompts. "
+            s += within ? "<strong>The reward change’s interval includes 0: it is not distinguishable from evaluation noise.</strong>"
+                : "The reward change’s interval excludes 0."
+            s += "</p>\n"
+        }
         if !notes.isEmpty {
             s += "<ul class=\"notes\">" + notes.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n"
         }
         s += "</section>\n"
         return s
     }
+
+    /// `0.95` → `"95%"`.
+    static func coverage(_ confidence: Double) -> String { Markup.percent(confidence, decimals: confidence * 100 == (confidence * 100).rounded() ? 0 : 1) }
 
     private func card(label: String, value: String, sub: String, wide: Bool = false) -> String {
         "<div class=\"card\(wide ? " wide" : "")\"><div class=\"label\">\(esc(label))</div>"
@@ -375,26 +418,60 @@ public struct TrainingReport {
         var groups: [SVGChart.ScatterSeries] = []
         if let b = before {
             groups.append(.init(name: "reference (before)",
-                                points: [.init(x: b.klNats ?? 0, y: b.meanReward, label: "before")], color: "#6b7280"))
+                                points: [.init(x: b.klNats ?? 0, y: b.meanReward, label: "before", yInterval: b.rewardInterval)],
+                                color: "#6b7280"))
         }
-        if !checkpoints.isEmpty {
-            groups.append(.init(name: "evaluated policies",
-                                points: checkpoints.map { .init(x: $0.klNats, y: $0.meanReward, label: $0.label) },
-                                connected: true, color: SVGChart.palette[0]))
+        // One series per group, in order of first appearance.
+        var order: [String] = []
+        var members: [String: [Checkpoint]] = [:]
+        for c in checkpoints {
+            let name = c.group ?? "evaluated policies"
+            if members[name] == nil { order.append(name) }
+            members[name, default: []].append(c)
+        }
+        for (i, name) in order.enumerated() {
+            groups.append(.init(name: name, points: members[name]!.map {
+                .init(x: $0.klNats, y: $0.meanReward, label: $0.label, xInterval: $0.klInterval, yInterval: $0.rewardInterval)
+            }, connected: true, color: SVGChart.palette[i == 0 ? 0 : (i + 2) % SVGChart.palette.count]))
         }
         if let a = after, let kl = a.klNats,
            !checkpoints.contains(where: { $0.klNats == kl && $0.meanReward == a.meanReward }) {
-            groups.append(.init(name: "final (after)", points: [.init(x: kl, y: a.meanReward, label: "after")],
+            groups.append(.init(name: "final (after)", points: [.init(x: kl, y: a.meanReward, label: "after",
+                                                                      xInterval: a.klInterval, yInterval: a.rewardInterval)],
                                 color: SVGChart.palette[2]))
         }
         if groups.isEmpty {
             s += "<p class=\"empty\">No policy was evaluated.</p>\n</section>\n"
             return s
         }
+        let hasIntervals = checkpoints.contains { $0.rewardInterval != nil || $0.klInterval != nil } || before?.rewardInterval != nil
         let svg = SVGChart.scatter(title: "Mean reward against KL from the reference", xLabel: "KL(π‖π_ref), nats",
                                    yLabel: "mean reward", series: groups, xIncludes: 0...0, width: 960, height: 420)
-        s += "<figure class=\"wide\" style=\"max-width: 960px\">\(svg)<figcaption>Each point is one evaluated policy. Up and to the left is better: more reward for less divergence from the reference model (the frontier of the DPO paper’s sentiment experiment).</figcaption></figure>\n"
+        var caption = "Each point is one evaluated policy. Up and to the left is better: more reward for less divergence from the reference model (the frontier of the DPO paper’s sentiment experiment)."
+        if hasIntervals {
+            caption += " Error bars: \(Self.coverage(before?.confidence ?? after?.confidence ?? 0.95)) confidence intervals of the mean reward (vertical) and KL (horizontal), from a bootstrap over the held-out prompts."
+        }
+        s += "<figure class=\"wide\" style=\"max-width: 960px\">\(svg)<figcaption>\(esc(caption))</figcaption></figure>\n"
+        if hasIntervals || checkpoints.contains(where: { !$0.details.isEmpty }) { s += frontierTable() }
         s += "</section>\n"
+        return s
+    }
+
+    /// The reward–KL points as a table: method, point, KL and reward with their intervals, settings.
+    private func frontierTable() -> String {
+        func cell(_ v: Double?, _ ci: ClosedRange<Double>?) -> String {
+            guard let v else { return "<td>—</td>" }
+            return "<td>\(num(v))" + (ci.map { " <span class=\"ci\">\(esc(Markup.interval($0)))</span>" } ?? "") + "</td>"
+        }
+        var s = "<table class=\"frontier\"><thead><tr><th>method</th><th>point</th><th>KL (nats)</th><th>mean reward</th><th>settings</th></tr></thead><tbody>\n"
+        if let b = before {
+            s += "<tr><th>reference</th><td>before</td>\(cell(b.klNats ?? 0, b.klInterval))\(cell(b.meanReward, b.rewardInterval))<td></td></tr>\n"
+        }
+        for c in checkpoints {
+            s += "<tr><th>\(esc(c.group ?? ""))</th><td>\(esc(c.label))</td>\(cell(c.klNats, c.klInterval))\(cell(c.meanReward, c.rewardInterval))"
+            s += "<td class=\"details\">\(esc(c.details))</td></tr>\n"
+        }
+        s += "</tbody></table>\n"
         return s
     }
 
@@ -530,6 +607,9 @@ public struct TrainingReport {
     thead th { font-size: 12.5px; color: var(--muted); text-transform: uppercase; letter-spacing: 0.04em; }
     table.metrics { margin-top: 14px; font-variant-numeric: tabular-nums; }
     table.metrics td, table.metrics thead th { text-align: right; min-width: 90px; }
+    table.frontier { margin-top: 14px; width: 100%; font-variant-numeric: tabular-nums; }
+    table.frontier td.details { color: var(--muted); font-size: 13px; overflow-wrap: anywhere; }
+    .ci { color: var(--muted); font-size: 0.85em; white-space: nowrap; }
     table.samples { width: 100%; table-layout: fixed; }
     table.samples col.prompt { width: 28%; }
     .text { white-space: pre-wrap; overflow-wrap: anywhere; }

@@ -187,6 +187,16 @@ extension SettingsDeclaration {
         .object(Self.settings.map { ($0.key, $0.current(self)) })
     }
 
+    /// The settings whose value differs from the defaults, keyed as in YAML, in declaration order:
+    /// what a run changed (reports and the demo's frontier.json record it).
+    public var changedSettingValues: JSONValue {
+        let defaults = Self()
+        return .object(Self.settings.compactMap { setting in
+            let value = setting.current(self)
+            return value == setting.current(defaults) ? nil : (setting.key, value)
+        })
+    }
+
     /// The setting a flag names (`--batch-size`, `--no-shuffle`, `--beta=0.1`'s `--beta`), or nil.
     public static func setting(forFlag flag: String) -> (setting: Setting<Self>, negated: Bool)? {
         for s in settings {

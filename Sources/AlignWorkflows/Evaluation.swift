@@ -1,5 +1,6 @@
 import AlignHub
 import AlignModels
+import AlignRatings
 import AlignTensor
 import AlignTraining
 import Foundation
@@ -19,10 +20,55 @@ public struct PolicyEvaluation: Sendable, Codable {
     /// Per sample (prompt-major): the policy's samples and scores.
     public var samples: [SampledCompletion]
     public var scores: [Double]
+    /// Per sample: log π(y) − log π_ref(y), whose mean is `klNats`.
+    public var sampleKL: [Double]
 
     enum CodingKeys: String, CodingKey {
         case meanReward = "mean_reward", referenceMeanReward = "reference_mean_reward", winRate = "win_rate"
-        case klNats = "kl_nats", promptCount = "prompts", samples, scores
+        case klNats = "kl_nats", promptCount = "prompts", samples, scores, sampleKL = "sample_kl"
+    }
+
+    /// Bootstrap intervals over the held-out prompts: each resample draws `promptCount` prompts
+    /// with replacement and recomputes the mean reward, the mean KL and the mean per-prompt
+    /// reward change against `referenceScores` (the reference's samples of the same prompts, so the
+    /// change is paired and the prompts' own difficulty cancels). One resample serves all three.
+    public func intervals(referenceScores: [Double], bootstrap: BootstrapSettings) -> EvaluationIntervals {
+        let reward = PolicyEvaluator.promptMeans(scores, prompts: promptCount)
+        let change = zip(reward, PolicyEvaluator.promptMeans(referenceScores, prompts: promptCount)).map { $0 - $1 }
+        return EvaluationIntervals(reward: bootstrap.meanInterval(reward),
+                                   kl: bootstrap.meanInterval(PolicyEvaluator.promptMeans(sampleKL, prompts: promptCount)),
+                                   rewardChange: bootstrap.meanInterval(change))
+    }
+}
+
+/// How evaluation intervals are drawn: percentile bootstrap over held-out prompts.
+public struct BootstrapSettings: Sendable, Hashable {
+    public var resamples = Bootstrap.defaultResamples
+    public var confidence = 0.95
+    public var seed: UInt64 = 0
+    public init(resamples: Int = Bootstrap.defaultResamples, confidence: Double = 0.95, seed: UInt64 = 0) {
+        self.resamples = resamples; self.confidence = confidence; self.seed = seed
+    }
+
+    /// The interval of the mean of per-prompt `values` (nil when there are none, or fewer than
+    /// two resamples: `--bootstrap 0` turns intervals off).
+    public func meanInterval(_ values: [Double]) -> ClosedRange<Double>? {
+        guard !values.isEmpty, resamples > 1 else { return nil }
+        let ci = Bootstrap.meanInterval(values, resamples: resamples, confidence: confidence, seed: seed)
+        return ci.lower...ci.upper
+    }
+}
+
+/// Bootstrap confidence intervals of one evaluation (see ``PolicyEvaluation/intervals(referenceScores:bootstrap:)``).
+public struct EvaluationIntervals: Sendable, Hashable {
+    /// Of the policy's mean reward.
+    public var reward: ClosedRange<Double>?
+    /// Of the mean KL(π ‖ π_ref) in nats.
+    public var kl: ClosedRange<Double>?
+    /// Of the mean reward change against the reference (policy − reference, paired by prompt).
+    public var rewardChange: ClosedRange<Double>?
+    public init(reward: ClosedRange<Double>?, kl: ClosedRange<Double>?, rewardChange: ClosedRange<Double>?) {
+        self.reward = reward; self.kl = kl; self.rewardChange = rewardChange
     }
 }
 
@@ -30,6 +76,17 @@ public struct PolicyEvaluation: Sendable, Codable {
 public typealias RewardFunction = (_ prompt: String, _ completion: String) -> Double
 
 public enum PolicyEvaluator {
+    /// Means of consecutive runs of `values.count / prompts` values: prompt-major samples → one
+    /// value per prompt (the unit the bootstrap resamples).
+    public static func promptMeans(_ values: [Double], prompts: Int) -> [Double] {
+        guard prompts > 0, !values.isEmpty else { return [] }
+        let k = max(1, values.count / prompts)
+        return stride(from: 0, to: values.count, by: k).map { start in
+            let run = values[start..<min(start + k, values.count)]
+            return run.reduce(0, +) / Double(run.count)
+        }
+    }
+
     /// Summed completion log-probs of `completions` given `prompts` under `bundle`'s model (no
     /// graph), computed in batches.
     public static func logProbs(bundle: ModelBundle, prompts: [[Int32]], completions: [[Int32]], batchSize: Int = 16) -> [Double] {
@@ -68,12 +125,13 @@ public enum PolicyEvaluator {
         let promptIDs = expanded.map { policy.tokenizer.encode($0, addSpecialTokens: true).map(Int32.init) }
         let lpPolicy = logProbs(bundle: policy, prompts: promptIDs, completions: samples.map(\.ids), batchSize: batchSize)
         let lpRef = logProbs(bundle: reference, prompts: promptIDs, completions: samples.map(\.ids), batchSize: batchSize)
-        let kl = zip(lpPolicy, lpRef).map { $0 - $1 }.reduce(0, +) / Double(max(samples.count, 1))
+        let sampleKL = zip(lpPolicy, lpRef).map { $0 - $1 }
+        let kl = sampleKL.reduce(0, +) / Double(max(samples.count, 1))
         var wins = 0.0
         for (s, r) in zip(scores, referenceScores) { wins += s > r ? 1 : (s == r ? 0.5 : 0) }
         return PolicyEvaluation(meanReward: scores.reduce(0, +) / Double(max(scores.count, 1)),
                                 referenceMeanReward: referenceScores.reduce(0, +) / Double(max(referenceScores.count, 1)),
                                 winRate: wins / Double(max(scores.count, 1)), klNats: kl, promptCount: prompts.count,
-                                samples: samples, scores: scores)
+                                samples: samples, scores: scores, sampleKL: sampleKL)
     }
 }

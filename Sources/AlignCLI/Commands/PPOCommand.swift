@@ -42,8 +42,7 @@ struct PPOCommand: ParsableCommand {
             value = try RewardModelBundle(path: try resolveModelPath(valuePath, flag: "--value-model")).model
         } else {
             note("value model: the policy's body with a zero score head")
-            value = try RewardModelBundle(path: try run.modelPath).model
-            value.score.weight.assign(.zeros(value.score.weight.value.shape))
+            value = try RewardModelBundle.zeroHeadValueModel(path: try run.modelPath)
         }
         let objective = try PPOObjective(policy: setup.bundle.model, reference: reference, valueModel: value,
                                          rewards: try WeightedRewards(sources: setup.rewards), configuration: config, prompts: setup.prompts,

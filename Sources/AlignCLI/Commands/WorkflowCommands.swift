@@ -76,7 +76,7 @@ struct JudgeCommand: ParsableCommand {
         let scoreAll: (String, [String]) throws -> [Double]
         if reward == "vader" {
             let vader = try VaderSentiment(cacheDirectory: assetCache)
-            scoreAll = { prompt, completions in completions.map { vader.unroundedScores(prompt + $0).compound } }
+            scoreAll = { prompt, completions in completions.map { vader.reviewReward(prompt: prompt, completion: $0) } }
         } else {
             let bundle = try RewardModelBundle(path: try resolveModelPath(reward, flag: "--reward"))
             let model = bundle.model
@@ -125,7 +125,7 @@ struct EvalCommand: ParsableCommand {
         try configureThreads(threads)
         guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
         let vader = try VaderSentiment(cacheDirectory: assetCache)
-        let score: RewardFunction = { vader.unroundedScores($0 + $1).compound }
+        let score: RewardFunction = vader.reviewReward
         let policy = try loadModelBundle(model, adapter: adapter)
         // Without --ref-model the reference is a second load of the policy's weights (sharing its
         // tokenizer), without the adapter when one was given: the base model.

@@ -83,7 +83,7 @@ func readOnlinePrompts(_ url: URL, encoder: ExampleEncoder, maxLength: Int?) thr
 func makeRewardSource(_ spec: String, policy: ModelBundle, dtype: String = "f32") throws -> RewardSource {
     if spec == "vader" {
         let vader = try VaderSentiment(cacheDirectory: assetCache)
-        return FunctionRewardSource(name: "vader") { vader.unroundedScores($0.prompt + $0.completion).compound }
+        return FunctionRewardSource.vader(vader)
     }
     if spec == "arithmetic" { return FunctionRewardSource(name: "arithmetic", VerifiableTask.accuracyReward) }
     if spec == "format" { return FunctionRewardSource(name: "format", VerifiableTask.formatReward) }
