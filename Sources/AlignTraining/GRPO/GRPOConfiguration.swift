@@ -32,6 +32,11 @@ public struct GroupSamplingSettings: Sendable, Hashable {
     /// Longest prompt in tokens (cut from the left).
     public var maxPromptLength: Int? = 512
     public var skipBadRows: Bool = false
+    /// GRPO only (TRL 1.16 `use_bias_correction_kl`, default true): the per-token KL is multiplied by
+    /// the importance ratio ρ = exp(log π − log π_old). Its value is 1 on-policy, but ρ is
+    /// differentiable, so the KL gradient gains β·k3 per token (the unbiased reverse-KL gradient,
+    /// DeepSeek-V3.2 eq. 7), and the logged `kl` is the product.
+    public var useBiasCorrectionKL: Bool = true
 
     /// Settings with TRL's defaults apart from the two that differ between GRPO and RLOO.
     public init(numGenerations: Int, beta: Float) {
@@ -82,6 +87,8 @@ public struct GRPOConfiguration: Sendable, Hashable, SettingsDeclaration {
         + GroupSamplingSettings.settings(\.sampling) + [
             Setting("loss_type", \.lossType, help: "Normalisation: grpo (per sequence), bnpo (micro-batch tokens), dr_grpo (B × max length), dapo (step tokens)."),
             Setting("scale_rewards", \.scaleRewards, help: "Divide centred rewards by the group's std, the batch's, or not at all."),
+            Setting("use_bias_correction_kl", \.sampling.useBiasCorrectionKL, style: .toggle,
+                    help: "Multiply the per-token KL by the importance ratio (TRL's default; changes the KL gradient even on-policy)."),
         ]
 
     public func validateCombination() throws {

@@ -1,8 +1,8 @@
 import AlignTensor
 
 /// GRPO's clipped per-token loss on one micro-batch (TRL 1.16 `GRPOTrainer._compute_loss`,
-/// token-level importance sampling): −min(ρ·A, clip(ρ, 1 − ε, 1 + ε_high)·A) + β·k3 per token,
-/// normalised as `loss_type` says.
+/// token-level importance sampling): −min(ρ·A, clip(ρ, 1 − ε, 1 + ε_high)·A) + β·k3 per token
+/// (β·ρ·k3 with `use_bias_correction_kl`, TRL's default), normalised as `loss_type` says.
 public enum GRPOLoss {
     public struct Inputs {
         /// New per-token log-probs (Σ lengths), differentiable.
@@ -33,8 +33,10 @@ public enum GRPOLoss {
     /// - Parameters:
     ///   - stepTokens: active tokens of the whole optimiser step (dapo's normaliser).
     ///   - maxCompletionLength: dr_grpo's normaliser.
+    ///   - biasCorrectionKL: multiply k3 by ρ (differentiable: on-policy its value is 1 but its
+    ///     gradient adds β·k3 per token), as TRL's `use_bias_correction_kl`; the logged KL is the product.
     public static func evaluate(_ x: Inputs, lossType: GRPOLossType, beta: Float, epsilonLow: Float, epsilonHigh: Float,
-                                stepTokens: Int, maxCompletionLength: Int) -> (loss: Tensor, statistics: Statistics) {
+                                stepTokens: Int, maxCompletionLength: Int, biasCorrectionKL: Bool = true) -> (loss: Tensor, statistics: Statistics) {
         let n = x.lengths.reduce(0, +), rows = x.lengths.count
         var perTokenAdvantage: [Float] = []
         for (a, l) in zip(x.advantages, x.lengths) { perTokenAdvantage += [Float](repeating: a, count: l) }
@@ -46,7 +48,8 @@ public enum GRPOLoss {
         var klSum = 0.0
         if beta != 0, let ref = x.refLogprobs {
             let delta = Tensor(shape: [n], values: ref) - x.logprobs
-            let kl = delta.exp() - delta - 1
+            var kl = delta.exp() - delta - 1
+            if biasCorrectionKL { kl = kl * coef1 }
             klSum = Double(kl.toArray().reduce(0, +))
             perToken = perToken + kl * beta
         }

@@ -195,7 +195,8 @@ public final class GroupRelativeObjective: TrainingObjective {
                                                  refLogprobs: batch.refLogprobs.map { r in examples.flatMap { r[$0] } },
                                                  advantages: advantages, lengths: lengths),
                                            lossType: lossType, beta: sampling.beta, epsilonLow: sampling.epsilon, epsilonHigh: epsilonHigh,
-                                           stepTokens: stepTokens, maxCompletionLength: sampling.maxCompletionLength)
+                                           stepTokens: stepTokens, maxCompletionLength: sampling.maxCompletionLength,
+                                           biasCorrectionKL: sampling.useBiasCorrectionKL)
             loss = lossType == .dapo ? l : l * scale
             if sampling.beta != 0 { m.add("kl", sum: s.klSum, weight: s.tokens) }
             m.add("clip_ratio/low_mean", sum: s.lowClipped, weight: s.tokens)
