@@ -133,6 +133,9 @@ public struct TrainingReport {
     public var smoothing: Double
     /// Notes shown at the end of the headline section (warnings, skipped log lines).
     public var notes: [String]
+    /// The training-curve charts, in order (``preferenceCurves`` by default; ``onlineCurves(method:logRows:)``
+    /// for PPO, GRPO and RLOO runs).
+    public var curves: [Curve] = TrainingReport.preferenceCurves
 
     /// Creates a report; fill the remaining properties before calling `html()`.
     public init(metadata: Metadata, logRows: [[String: Double]] = [],
@@ -261,37 +264,48 @@ public struct TrainingReport {
 
     private func num(_ v: Double) -> String { esc(Markup.number(v, significant: 3)) }
 
-    /// One chart of the training-curves grid: which keys, how drawn, and what to look for.
-    private struct CurveSpec {
-        var title: String
-        var yLabel: String
-        var keys: [(key: String, name: String, color: String)]
-        var yIncludes: ClosedRange<Double>?
-        var caption: String
-        var optional: Bool
+    /// One chart of the training-curves grid: which metrics.jsonl keys, how drawn, and what to look
+    /// for. A non-optional curve is drawn (empty) even when no row has its keys.
+    public struct Curve {
+        public var title: String
+        public var yLabel: String
+        /// (metrics key, legend name, colour); `eval_` + key is drawn dashed when present.
+        public var keys: [(key: String, name: String, color: String)]
+        /// A range the y axis always covers (0...1 for fractions), or nil.
+        public var yIncludes: ClosedRange<Double>?
+        public var caption: String
+        public var optional: Bool
+
+        /// Creates a curve.
+        public init(title: String, yLabel: String, keys: [(key: String, name: String, color: String)], yIncludes: ClosedRange<Double>? = nil,
+                    caption: String, optional: Bool) {
+            self.title = title; self.yLabel = yLabel; self.keys = keys; self.yIncludes = yIncludes
+            self.caption = caption; self.optional = optional
+        }
     }
 
-    private static let chosenColor = "#059669", rejectedColor = "#dc2626"
-    private static let trainColor = "#2563eb", evalColor = "#d97706"
+    static let chosenColor = "#059669", rejectedColor = "#dc2626"
+    static let trainColor = "#2563eb", evalColor = "#d97706"
 
-    private static let curveSpecs: [CurveSpec] = [
-        CurveSpec(title: "Loss", yLabel: "loss", keys: [("loss", "train", trainColor)], yIncludes: nil,
+    /// The curves of a preference run (DPO's metric names); the default of ``curves``.
+    public static let preferenceCurves: [Curve] = [
+        Curve(title: "Loss", yLabel: "loss", keys: [("loss", "train", trainColor)], yIncludes: nil,
                   caption: "DPO loss −log σ(β·margin); starts at log 2 ≈ 0.693 when policy = reference.", optional: false),
-        CurveSpec(title: "Preference accuracy", yLabel: "accuracy", keys: [("rewards/accuracies", "train", trainColor)],
+        Curve(title: "Preference accuracy", yLabel: "accuracy", keys: [("rewards/accuracies", "train", trainColor)],
                   yIncludes: 0...1, caption: "Share of pairs whose chosen completion gets the higher implicit reward.", optional: false),
-        CurveSpec(title: "Reward margin", yLabel: "margin", keys: [("rewards/margins", "train", trainColor)], yIncludes: nil,
+        Curve(title: "Reward margin", yLabel: "margin", keys: [("rewards/margins", "train", trainColor)], yIncludes: nil,
                   caption: "Mean β·(log-ratio of chosen − log-ratio of rejected); should grow.", optional: false),
-        CurveSpec(title: "Log-probabilities", yLabel: "log p (summed)",
+        Curve(title: "Log-probabilities", yLabel: "log p (summed)",
                   keys: [("logps/chosen", "chosen", chosenColor), ("logps/rejected", "rejected", rejectedColor)], yIncludes: nil,
                   caption: "Summed completion log-probs under the policy. Chosen falling too is likelihood displacement.", optional: false),
-        CurveSpec(title: "Implicit rewards", yLabel: "β·log π/π_ref",
+        Curve(title: "Implicit rewards", yLabel: "β·log π/π_ref",
                   keys: [("rewards/chosen", "chosen", chosenColor), ("rewards/rejected", "rejected", rejectedColor)], yIncludes: nil,
                   caption: "Implicit rewards of chosen and rejected completions; they should separate.", optional: false),
-        CurveSpec(title: "Learning rate", yLabel: "learning rate", keys: [("learning_rate", "lr", trainColor)], yIncludes: nil,
+        Curve(title: "Learning rate", yLabel: "learning rate", keys: [("learning_rate", "lr", trainColor)], yIncludes: nil,
                   caption: "Scheduled learning rate.", optional: true),
-        CurveSpec(title: "Gradient norm", yLabel: "‖g‖", keys: [("grad_norm", "grad norm", trainColor)], yIncludes: nil,
+        Curve(title: "Gradient norm", yLabel: "‖g‖", keys: [("grad_norm", "grad norm", trainColor)], yIncludes: nil,
                   caption: "Global gradient norm before clipping.", optional: true),
-        CurveSpec(title: "Throughput", yLabel: "tokens / s", keys: [("tokens_per_second", "tokens/s", trainColor)], yIncludes: nil,
+        Curve(title: "Throughput", yLabel: "tokens / s", keys: [("tokens_per_second", "tokens/s", trainColor)], yIncludes: nil,
                   caption: "Training throughput.", optional: true),
     ]
 
@@ -324,7 +338,7 @@ public struct TrainingReport {
         }
         let smoothedAny = smoothing > 0
         s += "<div class=\"grid\">\n"
-        for spec in Self.curveSpecs {
+        for spec in curves {
             var series: [SVGChart.Series] = []
             var hasEval = false
             for (key, name, color) in spec.keys {

@@ -92,6 +92,37 @@ import TestSupport
         #expect((resumedRows.last!["advantages"] as! [Double]) == (dumped.last!["advantages"] as! [Double]))
     }
 
+    /// A PPO checkpoint lists `value_model/` in its checksums like the policy's files, so a damaged
+    /// value model stops the resume with the file named instead of training on from bad weights.
+    @Test func ppoCheckpointChecksumsCoverTheValueModel() throws {
+        struct Stop: Error {}
+        let dir = Objectives.temporaryDirectory()
+        #expect(throws: Stop.self) {
+            try Self.ppo { $0.training.saveSteps = 2 }.train(outputDirectory: dir, progress: { _ in }, onStepEnd: { if $0 == 3 { throw Stop() } })
+        }
+        let checkpoint = dir.appendingPathComponent("checkpoint-2")
+        let manifest = try JSONReader.parse(Data(contentsOf: checkpoint.appendingPathComponent("checksums.json")))
+        for name in ["model.safetensors", "optimizer.safetensors", "trainer_state.json", "value_model/model.safetensors", "value_model/config.json"] {
+            #expect(manifest["files"]?[name] != nil, "checksums.json does not list \(name)")
+        }
+        let weights = checkpoint.appendingPathComponent("value_model/model.safetensors")
+        var bytes = [UInt8](try Data(contentsOf: weights))
+        bytes[bytes.count - 3] ^= 0x04
+        try Data(bytes).write(to: weights)
+        #expect {
+            try Self.ppo { $0.training.saveSteps = 2 }.train(outputDirectory: dir, resume: true, progress: { _ in })
+        } throws: { error in
+            "\(error)".contains("checkpoint-2/value_model/model.safetensors: checksum mismatch")
+        }
+        // A missing value-model file is refused as an incomplete checkpoint.
+        try FileManager.default.removeItem(at: weights)
+        #expect {
+            try Self.ppo { $0.training.saveSteps = 2 }.train(outputDirectory: dir, resume: true, progress: { _ in })
+        } throws: { error in
+            "\(error)".contains("value_model/model.safetensors") && "\(error)".contains("missing")
+        }
+    }
+
     static func group(_ method: GroupRelativeObjective.Method, beta: Float) throws -> GroupRelativeObjective {
         var t = TrainingConfiguration()
         t.batchSize = 4; t.gradientAccumulationSteps = 2; t.maxSteps = 2; t.learningRate = 1e-3; t.loggingSteps = 1

@@ -1,4 +1,5 @@
 import AlignHub
+import AlignJSON
 import AlignReport
 import AlignTensorBoard
 import AlignTraining
@@ -103,6 +104,36 @@ extension TrainingRun {
         }
         do { try Data(text.utf8).write(to: url, options: .atomic) } catch {
             note("warning: could not write the model card \(url.path): \(error.localizedDescription)")
+        }
+    }
+}
+
+extension TrainingRun {
+    /// Writes `OUTPUT/report.html` with the training curves of an online run (PPO, GRPO, RLOO:
+    /// ``TrainingReport/onlineCurves(method:logRows:)``) from its `metrics.jsonl`; nothing for other
+    /// methods. A failure is a warning: the trained model is already saved.
+    func writeTrainingReport(method: String, configuration: TrainingConfiguration, summary: Trainer.Summary) {
+        let url = outputURL.appendingPathComponent("report.html")
+        do {
+            let rows = try TrainingReport.readMetrics(from: outputURL.appendingPathComponent("metrics.jsonl"))
+            guard let curves = TrainingReport.onlineCurves(method: method, logRows: rows) else { return }
+            var settings: [(String, String)] = [("command", CommandLine.arguments.dropFirst().joined(separator: " "))]
+            if case .object(let values) = configuration.settingValues {
+                for (key, value) in values where value != .null {
+                    if case .string(let text) = value { settings.append((key, text)) } else {
+                        settings.append((key, String(decoding: JSONWriter.bytes(value), as: UTF8.self)))
+                    }
+                }
+            }
+            var report = TrainingReport(metadata: .init(title: "\(method.uppercased()): \(outputURL.lastPathComponent)", model: model, dataset: data,
+                                                        objective: method.uppercased(), settings: settings, wallTimeSeconds: summary.seconds),
+                                        logRows: rows)
+            report.curves = curves
+            report.rewardDescription = "Training curves from metrics.jsonl (TRL's metric names). The reward is measured on the training prompts' own samples; evaluate held-out prompts with align eval."
+            try report.write(to: url)
+            note("report: \(url.path)")
+        } catch {
+            note("warning: could not write \(url.path): \(error)")
         }
     }
 }

@@ -81,6 +81,7 @@ enum TrainingCommand {
         let summary = try objective.train(outputDirectory: run.outputURL, resume: run.resume, onLog: isRoot ? try run.reportHook() : nil)
         guard isRoot else { return summary }
         run.writeModelCard(method: method, metrics: summary.lastMetrics)
+        run.writeTrainingReport(method: method, configuration: c, summary: summary)
         if let bundle { try bundle.saveGGUF(to: run.outputURL.appendingPathComponent("model.gguf")) }
         return summary
     }

@@ -526,16 +526,24 @@ public final class Trainer {
     static let checksumFile = "checksums.json"
 
     /// Writes `checksums.json`: every file of the checkpoint folder with its CRC-32C, so resume can
-    /// tell a damaged file (a flipped bit, a truncated copy) from a good one.
+    /// tell a damaged file (a flipped bit, a truncated copy) from a good one. Files in subfolders
+    /// (PPO's `value_model/`) are listed by their relative path (`value_model/model.safetensors`).
     static func writeChecksums(of folder: URL) throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != checksumFile }.sorted()
         var files: [(key: String, value: JSONValue)] = []
-        for name in names {
-            var isDirectory: ObjCBool = false
-            let url = folder.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-            files.append((name, .string(try FileChecksum.crc32c(contentsOf: url))))
+        func visit(_ directory: URL, prefix: String) throws {
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() {
+                if prefix.isEmpty && name == checksumFile { continue }
+                var isDirectory: ObjCBool = false
+                let url = directory.appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { continue }
+                if isDirectory.boolValue {
+                    try visit(url, prefix: prefix + name + "/")
+                } else {
+                    files.append((prefix + name, .string(try FileChecksum.crc32c(contentsOf: url))))
+                }
+            }
         }
+        try visit(folder, prefix: "")
         let manifest = JSONValue.object([("algorithm", .string("crc32c")), ("files", .object(files))])
         try Data(JSONWriter.bytes(manifest, indent: 2)).write(to: folder.appendingPathComponent(checksumFile))
     }
@@ -552,7 +560,9 @@ public final class Trainer {
             throw TrainingError.checkpoint(manifestURL, "unreadable checksum manifest: the checkpoint is damaged")
         }
         for (name, expected) in files {
-            guard case .string(let want) = expected, !name.contains("/") else {
+            // Relative paths inside the checkpoint only (`value_model/config.json`), never out of it.
+            let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+            guard case .string(let want) = expected, !name.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
                 throw TrainingError.checkpoint(manifestURL, "malformed entry \"\(name)\"")
             }
             let url = folder.appendingPathComponent(name)
