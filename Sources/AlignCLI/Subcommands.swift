@@ -13,6 +13,7 @@ let alignSubcommands: [ParsableCommand.Type] = [
     SampleCommand.self,
     JudgeCommand.self,
     EvalCommand.self,
+    AccuracyCommand.self,
     GenerateCommand.self,
     LogProbsCommand.self,
     TokenizeCommand.self,

@@ -38,3 +38,33 @@ public enum VerifiableTask {
         extractAnswer(input.completion) == nil ? 0 : 1
     }
 }
+
+extension VerifiableTask {
+    /// Held-out scores of completions against their rows' answers.
+    public struct Accuracy: Codable, Equatable, Sendable {
+        /// Completions scored.
+        public var count: Int
+        /// Share whose `<answer>` tag holds exactly the answer (what `--reward arithmetic` pays).
+        public var accuracy: Double
+        /// Share with an `<answer>…</answer>` tag at all (`--reward format`).
+        public var formatRate: Double
+        /// Share whose first number (in the tag, else anywhere) equals the answer: accuracy without the format.
+        public var lenientAccuracy: Double
+    }
+
+    /// Scores `completions[i]` against `answers[i]` (nil answers count as wrong).
+    public static func score(completions: [String], answers: [String?]) -> Accuracy {
+        precondition(completions.count == answers.count, "one answer per completion")
+        var exact = 0, formatted = 0, lenient = 0
+        for (completion, answer) in zip(completions, answers) {
+            let tagged = extractAnswer(completion)
+            if tagged != nil { formatted += 1 }
+            guard let answer else { continue }
+            if tagged == answer { exact += 1 }
+            if let want = Int(answer), predictedNumber(completion) == want { lenient += 1 }
+        }
+        let n = Double(max(completions.count, 1))
+        return Accuracy(count: completions.count, accuracy: Double(exact) / n, formatRate: Double(formatted) / n,
+                        lenientAccuracy: Double(lenient) / n)
+    }
+}
