@@ -68,3 +68,15 @@ struct OnlineCurvesTests {
         #expect(report.curves.map(\.title) == TrainingReport.preferenceCurves.map(\.title))
     }
 }
+
+@Suite struct DiffusionCurvesTests {
+    @Test func diffusionRunsDrawTheirOwnMetrics() {
+        var report = TrainingReport(metadata: .init(title: "t", model: "m", dataset: "d"))
+        report.curves = TrainingReport.diffusionDPOCurves
+        report.logRows = (1...4).map { ["step": Double($0), "loss": 0.69 - 0.01 * Double($0), "implicit_acc": 0.5, "reward_margin": 0.1,
+                                        "mse_w": 0.02, "mse_l": 0.03, "ref_mse_w": 0.021, "ref_mse_l": 0.029, "learning_rate": 1e-5, "grad_norm": 3] }
+        let html = report.html()
+        for title in ["Implicit accuracy", "Denoising errors", "Reward margin"] { #expect(html.contains(title)) }
+        #expect(!html.contains("Preference accuracy"))
+    }
+}

@@ -86,6 +86,7 @@ struct DiffusionEvaluate: ParsableCommand {
                                         notes: [String(format: "Drift check: Fréchet distance in the classifier's feature space to %d real test images: %.2f before, %.2f after (lower is closer to the data).", real.count, fidB, fidA),
                                                 String(format: "95 %% intervals (bootstrap over the %d samples): reward change %+.4f to %+.4f, win rate %.1f–%.1f %%.", labels.count, gainCI.lower, gainCI.upper, 100 * winCI.lower, 100 * winCI.upper),
                                                 result.verdict])
+            report.curves = TrainingReport.diffusionDPOCurves
             if let metrics { report.logRows = (try? TrainingReport.readMetrics(from: URL(fileURLWithPath: metrics))) ?? [] }
             var html = report.html()
             let grids = "<section id=\"grids\"><h2>Samples (same noise and labels; one row per class)</h2><div style=\"display:flex;gap:24px\">"
