@@ -177,18 +177,13 @@ struct DiffusionEvaluation {
             ("frechet_before", .double(frechetBefore)), ("frechet_after", .double(frechetAfter)),
             ("training_args", trainingArguments ?? .null),
         ])
-        var bytes: [UInt8] = []
-        JSONWriter.write(value, into: &bytes, indent: 2)
-        bytes.append(UInt8(ascii: "\n"))
-        try Data(bytes).write(to: url, options: .atomic)
+        try Data(JSONWriter.bytes(value, indent: 2) + [0x0A]).write(to: url, options: .atomic)
     }
 
     /// The settings table of report.html: one row per evaluated run (this one first), with the
     /// Diffusion-DPO settings that differ between runs and the results with their intervals.
     static func sweepTableHTML(_ rows: [DiffusionEvaluation]) -> String {
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
+        let esc = Markup.escape
         func arg(_ r: DiffusionEvaluation, _ key: String) -> String {
             guard let v = r.trainingArguments?[key] else { return "–" }
             switch v {

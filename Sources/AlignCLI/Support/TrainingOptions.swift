@@ -125,10 +125,7 @@ struct TrainingRun {
     /// finished or interrupted run says how it was made and a sweep can tabulate its settings.
     func writeArguments() throws {
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
-        var bytes: [UInt8] = []
-        JSONWriter.write(arguments, into: &bytes, indent: 2)
-        bytes.append(UInt8(ascii: "\n"))
-        try Data(bytes).write(to: outputURL.appendingPathComponent("training_args.json"), options: .atomic)
+        try Data(JSONWriter.bytes(arguments, indent: 2) + [0x0A]).write(to: outputURL.appendingPathComponent("training_args.json"), options: .atomic)
     }
 
     /// Checks the output path before anything is loaded: an existing file there (not a folder)
