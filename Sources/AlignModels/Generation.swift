@@ -138,14 +138,27 @@ extension CausalLanguageModel {
         let capacity = width + maxNewTokens - 1
         return withNoGrad {
             let batch = prompts.count
-            var ids = [Int32](), mask = [Float]()
-            ids.reserveCapacity(batch * width); mask.reserveCapacity(batch * width)
+            // Each distinct prompt is prefilled once (GRPO and RLOO sample several continuations
+            // of every prompt); its rows then continue from copies of that one cache row.
+            var distinct: [[Int32]] = [], source: [Int] = [], index: [[Int32]: Int] = [:]
             for p in prompts {
+                if let i = index[p] { source.append(i); continue }
+                index[p] = distinct.count; source.append(distinct.count); distinct.append(p)
+            }
+            let sharing = keyValueLayout.layers > 0 && distinct.count < batch
+            let prefilled = sharing ? distinct : prompts
+            var ids = [Int32](), mask = [Float]()
+            ids.reserveCapacity(prefilled.count * width); mask.reserveCapacity(prefilled.count * width)
+            for p in prefilled {
                 ids += [Int32](repeating: config.padTokenID, count: width - p.count) + p
                 mask += [Float](repeating: 0, count: width - p.count) + [Float](repeating: 1, count: p.count)
             }
-            let cache = KVCache(layout: keyValueLayout, batch: batch, capacity: capacity)
-            var logits = self.logits(appending: ids, mask: mask, to: cache)          // (B, V)
+            var cache = KVCache(layout: keyValueLayout, batch: prefilled.count, capacity: capacity)
+            var logits = self.logits(appending: ids, mask: mask, to: cache)          // (prefilled rows, V)
+            if sharing {
+                cache = KVCache(copying: source, of: cache)
+                logits = logits.embedding(ids: source.map(Int32.init), shape: [batch]) // (B, V)
+            }
             var samplers = (0..<batch).map { TokenSampler(config: config, stream: streams?[$0] ?? UInt64($0)) }
             var seen = config.repetitionPenalty == 1 ? [Set<Int32>](repeating: [], count: batch) : prompts.map(Set.init)
             let vocabulary = vocabularySize

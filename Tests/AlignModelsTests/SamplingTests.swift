@@ -174,6 +174,24 @@ private final class HistoryOnly: CausalLanguageModel {
         #expect(numbered.map(\.tokens) != batch.map(\.tokens))
     }
 
+    /// Repeated prompts are prefilled once and continued from copies of that cache row: every
+    /// row still samples what it samples alone, with the same log-probs.
+    @Test(arguments: ["llama_tied_gqa", "qwen2", "gpt2"])
+    func repeatedPromptsShareOnePrefill(_ name: String) throws {
+        let model = try loadTinyModel(name)
+        let config = GenerationConfig(maxNewTokens: 8, temperature: 1, topK: 40, eosTokenIDs: [2], seed: 7)
+        let rows = [prompts[1], prompts[1], prompts[0], prompts[1], prompts[0]]
+        let batch = model.generate(prompts: rows, config: config, streams: [3, 4, 5, 6, 7])
+        for (r, prompt) in rows.enumerated() {
+            let alone = model.generate(prompts: [prompt], config: config, streams: [3 + UInt64(r)])[0]
+            #expect(alone.tokens == batch[r].tokens, "\(name) row \(r)")
+            expectClose(alone.logProbabilities, batch[r].logProbabilities, atol: 1e-5, rtol: 0, "\(name) row \(r)")
+            expectClose(alone.modelLogProbabilities, batch[r].modelLogProbabilities, atol: 1e-5, rtol: 0, "\(name) row \(r) raw")
+        }
+        // Rows of one prompt on different streams still differ.
+        #expect(batch[0].tokens != batch[1].tokens || batch[0].tokens != batch[3].tokens)
+    }
+
     /// A model that conforms with the training forward alone still generates (by recomputing the
     /// history every step) and gets the cached path's tokens and log-probs.
     @Test(arguments: ["qwen2", "gpt2"])

@@ -72,6 +72,31 @@ public final class KVCache {
         realTokens = [Int32](repeating: 0, count: batch)
     }
 
+    /// A cache whose row i is a copy of `source`'s row `rows[i]` (rows may repeat), with the same
+    /// capacity: generation prefills each distinct prompt once and then gives every sample of it
+    /// its own copy to continue.
+    public convenience init(copying rows: [Int], of source: KVCache) {
+        precondition(source.pending == nil, "a cache cannot be copied during a step")
+        precondition(!rows.isEmpty && rows.allSatisfy { (0..<source.batch).contains($0) }, "rows to copy must lie below \(source.batch)")
+        self.init(layout: source.layout, batch: rows.count, capacity: source.capacity)
+        let (capacity, kvRow, length) = (source.capacity, source.kvRow, source.length)
+        for (to, from) in rows.enumerated() {
+            for layer in 0..<keys.count {
+                (keys[layer].pointer + to * capacity * kvRow)
+                    .update(from: source.keys[layer].pointer + from * capacity * kvRow, count: length * kvRow)
+                (values[layer].pointer + to * capacity * kvRow)
+                    .update(from: source.values[layer].pointer + from * capacity * kvRow, count: length * kvRow)
+            }
+            (keyMask.pointer + to * capacity).update(from: source.keyMask.pointer + from * capacity, count: capacity)
+            for t in 0..<length {
+                slotIDs[to * capacity + t] = source.slotIDs[from * capacity + t]
+                slotPositions[to * capacity + t] = source.slotPositions[from * capacity + t]
+            }
+            realTokens[to] = source.realTokens[from]
+        }
+        self.length = length
+    }
+
     /// Floats per cached token of one layer.
     var kvRow: Int { layout.kvHeads * layout.headDim }
 

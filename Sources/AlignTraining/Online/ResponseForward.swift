@@ -1,3 +1,4 @@
+import AlignKernels
 import AlignModels
 import AlignNN
 import AlignTensor
@@ -19,31 +20,71 @@ public struct ResponseRows: Sendable {
 
     public var count: Int { queries.count }
 
-    /// Final hidden states of every row (total tokens, hidden) with each row's first position.
-    func hidden(_ forward: (_ ids: [Int32], _ lengths: [Int]) -> Tensor?, padded: (_ ids: [Int32], _ rows: Int, _ length: Int, _ mask: [Float]) -> Tensor,
-                hiddenSize: Int) -> (states: Tensor, starts: [Int], rowLength: Int?) {
-        let sequences = zip(queries, responses).map { $0 + $1 }
-        let lengths = sequences.map(\.count)
-        if let h = forward(sequences.flatMap { $0 }, lengths) {
-            var starts: [Int] = [], offset = 0
-            for l in lengths { starts.append(offset); offset += l }
-            return (h.reshaped([-1, hiddenSize]), starts, nil)
+    /// Where row r's sequence positions went in the packed hidden states: position j < q (its
+    /// prompt) at `promptStart + j`, position j ≥ q (its response) at `responseStart + j − q`.
+    struct RowPlacement {
+        var promptStart: Int, promptLength: Int, responseStart: Int
+        func hiddenRow(_ j: Int) -> Int { j < promptLength ? promptStart + j : responseStart + j - promptLength }
+    }
+
+    /// The packed layout without padding: consecutive rows with the same prompt (GRPO and RLOO
+    /// sample `num_generations` responses per prompt, PPO may repeat a prompt) form one group whose
+    /// prompt is computed once and which every response continues as a branch, so a group of g rows
+    /// costs one prompt instead of g. Rows with an empty response stand alone.
+    func packedLayout() -> (ids: [Int32], packing: SequencePacking, placement: [RowPlacement]) {
+        var ids: [Int32] = [], prefixes: [Int] = [], branches: [[Int]] = []
+        var placement: [RowPlacement] = []
+        ids.reserveCapacity(zip(queries, responses).reduce(0) { $0 + $1.0.count + $1.1.count })
+        var r = 0
+        while r < count {
+            var end = r + 1
+            if !responses[r].isEmpty {
+                while end < count && !responses[end].isEmpty && queries[end] == queries[r] { end += 1 }
+            }
+            let start = ids.count, q = queries[r].count
+            ids += queries[r]
+            if end == r + 1 {
+                // A lone row is a plain sequence: prompt and response as one prefix.
+                ids += responses[r]
+                placement.append(RowPlacement(promptStart: start, promptLength: q, responseStart: start + q))
+                prefixes.append(q + responses[r].count); branches.append([])
+            } else {
+                for row in r..<end {
+                    placement.append(RowPlacement(promptStart: start, promptLength: q, responseStart: ids.count))
+                    ids += responses[row]
+                }
+                prefixes.append(q); branches.append(responses[r..<end].map(\.count))
+            }
+            r = end
         }
-        let width = lengths.max() ?? 1
+        return (ids, SequencePacking(prefixes: prefixes, branches: branches), placement)
+    }
+
+    /// Final hidden states (packed rows, hidden) of every row with where each row's positions are.
+    func hidden(_ forward: (_ ids: [Int32], _ packing: SequencePacking) -> Tensor?, padded: (_ ids: [Int32], _ rows: Int, _ length: Int, _ mask: [Float]) -> Tensor,
+                hiddenSize: Int) -> (states: Tensor, placement: [RowPlacement]) {
+        let layout = packedLayout()
+        if let h = forward(layout.ids, layout.packing) {
+            return (h.reshaped([-1, hiddenSize]), layout.placement)
+        }
+        let sequences = zip(queries, responses).map { $0 + $1 }
+        let width = sequences.map(\.count).max() ?? 1
         var ids = [Int32](repeating: 0, count: count * width), mask = [Float](repeating: 0, count: count * width)
         for (r, s) in sequences.enumerated() {
             for (t, id) in s.enumerated() { ids[r * width + t] = id; mask[r * width + t] = 1 }
         }
         let h = padded(ids, count, width, mask)
-        return (h.reshaped([-1, hiddenSize]), (0..<count).map { $0 * width }, width)
+        let placement = (0..<count).map { RowPlacement(promptStart: $0 * width, promptLength: queries[$0].count,
+                                                       responseStart: $0 * width + queries[$0].count) }
+        return (h.reshaped([-1, hiddenSize]), placement)
     }
 
     /// Flat indices (into the hidden states) of the positions predicting each row's first
     /// `counts[r]` response tokens (or values), starting at the last prompt token.
-    static func positions(starts: [Int], queries: [[Int32]], counts: [Int]) -> [Int32] {
+    static func positions(placement: [RowPlacement], counts: [Int]) -> [Int32] {
         var out: [Int32] = []
-        for r in 0..<starts.count {
-            for i in 0..<counts[r] { out.append(Int32(starts[r] + queries[r].count - 1 + i)) }
+        for (r, p) in placement.enumerated() {
+            for i in 0..<counts[r] { out.append(Int32(p.hiddenRow(p.promptLength - 1 + i))) }
         }
         return out
     }
@@ -52,10 +93,10 @@ public struct ResponseRows: Sendable {
     /// row order (Σ response lengths), differentiable through `model`; with `entropy`, also each
     /// position's entropy of the tempered distribution (no gradient).
     public func logProbs(model: some CausalLanguageModel, temperature: Float, entropy: Bool = false) -> (logps: Tensor, entropy: [Float]?) {
-        let (states, starts, _) = hidden({ model.packedHiddenStates(ids: $0, sequenceLengths: $1) },
+        let (states, placement) = hidden({ model.packedHiddenStates(ids: $0, packing: $1) },
                                          padded: { model.hiddenStates(ids: $0, batch: $1, seq: $2, attentionMask: $3, positions: nil) },
                                          hiddenSize: model.hiddenSize)
-        let gather = ResponseRows.positions(starts: starts, queries: queries, counts: responses.map(\.count))
+        let gather = ResponseRows.positions(placement: placement, counts: responses.map(\.count))
         let targets = responses.flatMap { $0 }
         guard !gather.isEmpty else { return (states.sum() * 0 + Tensor.zeros([0]), entropy ? [] : nil) }
         let h = states.embedding(ids: gather, shape: [gather.count])
@@ -74,10 +115,10 @@ public struct ResponseRows: Sendable {
     /// differentiable through `valueModel`.
     public func values(valueModel: RewardModel, counts: [Int]) -> Tensor {
         let body = valueModel.body
-        let (states, starts, _) = hidden({ body.packedHiddenStates(ids: $0, sequenceLengths: $1) },
+        let (states, placement) = hidden({ body.packedHiddenStates(ids: $0, packing: $1) },
                                          padded: { body.hiddenStates(ids: $0, batch: $1, seq: $2, attentionMask: $3, positions: nil) },
                                          hiddenSize: body.hiddenSize)
-        let gather = ResponseRows.positions(starts: starts, queries: queries, counts: counts)
+        let gather = ResponseRows.positions(placement: placement, counts: counts)
         guard !gather.isEmpty else { return states.sum() * 0 + Tensor.zeros([0]) }
         let h = states.embedding(ids: gather, shape: [gather.count])
         return h.linear(weight: valueModel.score.weight.value).reshaped([gather.count])
