@@ -120,9 +120,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 0
     @Option(help: "Write the result as JSON here.") var output: String?
     @Option(help: "Threads.") var threads: Int?
+    @Option(help: "Bootstrap resamples (over prompts) for the 95% intervals of the reward, its change against the reference and the KL; 0 turns them off.")
+    var bootstrap = BootstrapSettings().resamples
 
     func run() throws {
         try configureThreads(threads)
+        guard bootstrap >= 0 else { throw ValidationErrorMessage("--bootstrap must be at least 0") }
         guard reward == "vader" else { throw ValidationErrorMessage("--reward \(reward): only vader is available in this build") }
         let vader = try VaderSentiment(cacheDirectory: assetCache)
         let score: RewardFunction = vader.reviewReward
@@ -139,11 +142,27 @@ struct EvalCommand: ParsableCommand {
                                              temperature: temperature, seed: seed &+ 2)
         print(String(format: "mean reward %.4f (reference %.4f), win rate %.1f%%, KL %.4f nats over %d prompts",
                      e.meanReward, e.referenceMeanReward, e.winRate * 100, e.klNats, e.promptCount))
+        // Paired by prompt (the reference's sample of the same prompt), as the demo's headline.
+        let ci = e.intervals(referenceScores: refScores, bootstrap: BootstrapSettings(resamples: bootstrap))
+        if let change = ci.rewardChange, let rewardCI = ci.reward, let klCI = ci.kl {
+            var line = String(format: "95%% CI: change %+.4f [%+.4f, %+.4f], reward [%.4f, %.4f], KL [%.4f, %.4f]",
+                              e.meanReward - e.referenceMeanReward, change.lowerBound, change.upperBound,
+                              rewardCI.lowerBound, rewardCI.upperBound, klCI.lowerBound, klCI.upperBound)
+            if change.contains(0) { line += " (the change is within evaluation noise)" }
+            print(line)
+        }
         for i in 0..<min(5, texts.count) { print("  \(texts[i]) | \(e.samples[i].text) [\(String(format: "%.3f", e.scores[i]))]") }
         if let output {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(e).write(to: URL(fileURLWithPath: output))
+            // The evaluation's own fields plus the intervals as [low, high] (null when off).
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(e)) as! [String: Any]
+            func pair(_ r: ClosedRange<Double>?) -> Any { r.map { [$0.lowerBound, $0.upperBound] } ?? NSNull() }
+            object["mean_reward_ci"] = pair(ci.reward)
+            object["reward_change_ci"] = pair(ci.rewardChange)
+            object["kl_nats_ci"] = pair(ci.kl)
+            object["bootstrap_resamples"] = bootstrap
+            try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: URL(fileURLWithPath: output))
         }
     }
 }
