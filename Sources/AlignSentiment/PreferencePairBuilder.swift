@@ -88,6 +88,8 @@ public struct PreferencePairs: Sendable, Hashable {
     public var droppedTies = 0
     /// Completions ignored because their score was NaN or infinite.
     public var invalidScores = 0
+    /// Completions ignored because their text was empty (with ``PreferencePairBuilder/skipsEmptyCompletions``).
+    public var emptyCompletions = 0
     /// Prompts that yielded no pair (fewer than two valid completions, or only ties).
     public var promptsWithoutPairs = 0
 }
@@ -101,6 +103,8 @@ public struct KTOExamples: Sendable, Hashable {
     public var droppedAtMedian = 0
     /// Completions ignored because their score was NaN or infinite.
     public var invalidScores = 0
+    /// Completions ignored because their text was empty (with ``PreferencePairBuilder/skipsEmptyCompletions``).
+    public var emptyCompletions = 0
     /// Number of desirable rows (label true).
     public var desirableCount: Int { examples.lazy.filter(\.label).count }
     /// Number of undesirable rows (label false).
@@ -143,6 +147,10 @@ public struct PreferencePairBuilder: Sendable, Hashable {
     public var pairing: Pairing
     /// Scores closer than this are a tie: the pair carries no preference signal and is dropped.
     public var tieTolerance: Double
+    /// Leaves out completions with empty text (a sample that stopped at once). The dataset readers
+    /// refuse an empty completion, so `align judge`, whose files the trainers read, sets this;
+    /// the demo trains on its pairs in memory, where an empty completion is just its EOS token.
+    public var skipsEmptyCompletions = false
 
     /// Creates a builder.
     ///
@@ -156,12 +164,15 @@ public struct PreferencePairBuilder: Sendable, Hashable {
     }
 
     /// Preference pairs: chosen = higher score, rejected = lower, margin = their difference; pairs
-    /// closer than the tie tolerance are dropped and counted.
+    /// closer than the tie tolerance are dropped and counted (as are empty completions, with
+    /// ``skipsEmptyCompletions``).
     public func pairs(from rows: [ScoredPrompt]) -> PreferencePairs {
         var result = PreferencePairs()
         for row in rows {
-            let valid = row.completions.filter { $0.score.isFinite }
-            result.invalidScores += row.completions.count - valid.count
+            let nonEmpty = skipsEmptyCompletions ? row.completions.filter { !$0.text.isEmpty } : row.completions
+            result.emptyCompletions += row.completions.count - nonEmpty.count
+            let valid = nonEmpty.filter { $0.score.isFinite }
+            result.invalidScores += nonEmpty.count - valid.count
             let before = result.pairs.count
             if valid.count >= 2 {
                 switch pairing {
@@ -206,8 +217,10 @@ public struct PreferencePairBuilder: Sendable, Hashable {
     public func ktoExamples(from rows: [ScoredPrompt], labeling: KTOLabeling) -> KTOExamples {
         var result = KTOExamples()
         for row in rows {
-            let valid = row.completions.filter { $0.score.isFinite }
-            result.invalidScores += row.completions.count - valid.count
+            let nonEmpty = skipsEmptyCompletions ? row.completions.filter { !$0.text.isEmpty } : row.completions
+            result.emptyCompletions += row.completions.count - nonEmpty.count
+            let valid = nonEmpty.filter { $0.score.isFinite }
+            result.invalidScores += nonEmpty.count - valid.count
             switch labeling {
             case .threshold(let threshold):
                 for completion in valid {

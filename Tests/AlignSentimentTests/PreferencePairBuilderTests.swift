@@ -47,6 +47,21 @@ struct PreferencePairBuilderTests {
         #expect(result.desirableCount == 4 && result.undesirableCount == 4)
     }
 
+    /// A sample that stopped at once has empty text, which every trainer's reader refuses: with
+    /// `skipsEmptyCompletions` (as `align judge` runs) it is never paired or labelled.
+    @Test func emptyCompletionsAreLeftOut() {
+        let rows = [Self.row("p", [("", 0.9), ("a", 0.1), ("b", -0.5)]), Self.row("q", [("", 0.4), ("c", 0.2)])]
+        var builder = PreferencePairBuilder()
+        builder.skipsEmptyCompletions = true
+        let pairs = builder.pairs(from: rows)
+        #expect(pairs.pairs.map { "\($0.chosen)>\($0.rejected)" } == ["a>b"])
+        #expect(pairs.emptyCompletions == 2 && pairs.promptsWithoutPairs == 1)
+        let kto = builder.ktoExamples(from: rows, labeling: .threshold(0))
+        #expect(kto.examples.map(\.completion) == ["a", "b", "c"] && kto.emptyCompletions == 2)
+        // Off by default: the demo trains on empty completions in memory (just their EOS).
+        #expect(PreferencePairBuilder().pairs(from: rows).pairs.map(\.chosen) == ["", ""])
+    }
+
     @Test func ktoPromptMedianDropsTheMiddle() {
         let result = PreferencePairBuilder(tieTolerance: 1e-9).ktoExamples(from: [
             Self.row("odd", [("a", 0.2), ("b", 0.9), ("c", -0.4)]),       // median 0.2: "a" dropped

@@ -94,15 +94,16 @@ struct JudgeCommand: ParsableCommand {
             let scores = try scoreAll(prompt, completions)
             return ScoredPrompt(prompt: prompt, completions: zip(completions, scores).map { ScoredCompletion(text: $0, score: $1) })
         }
-        let builder = PreferencePairBuilder()
+        var builder = PreferencePairBuilder()
+        builder.skipsEmptyCompletions = true   // its output is read by the trainers, which refuse them
         if kto {
             let out = builder.ktoExamples(from: scored, labeling: .promptMedian)
             try writeJSONLines(out.examples, to: URL(fileURLWithPath: output))
-            note("\(out.examples.count) KTO rows (\(out.droppedAtMedian) at the prompt median dropped) → \(output)")
+            note("\(out.examples.count) KTO rows (\(out.droppedAtMedian) at the prompt median, \(out.emptyCompletions) empty completions dropped) → \(output)")
         } else {
             let out = builder.pairs(from: scored)
             try writeJSONLines(out.pairs, to: URL(fileURLWithPath: output))
-            note("\(out.pairs.count) pairs, \(out.droppedTies) ties dropped → \(output)")
+            note("\(out.pairs.count) pairs, \(out.droppedTies) ties and \(out.emptyCompletions) empty completions dropped → \(output)")
         }
     }
 }
