@@ -275,9 +275,15 @@ def align_flops_per_step(model_dir, data, steps):
     return total / (steps - 1)
 
 
-def summarise(name, model, r, steps):
-    times = r["step_times"][1:] or r["step_times"]
-    per_step = sorted(times)[len(times) // 2] if len(times) % 2 else sum(sorted(times)[len(times) // 2 - 1:len(times) // 2 + 1]) / 2
+def summarise(name, model, r, steps, median=False):
+    """s/step over steps 2..N: their median (this script) or their mean (lora_vs_trl.py, as before)."""
+    times = sorted(r["step_times"][1:] or r["step_times"])
+    if not median:
+        per_step = sum(times) / len(times)
+    elif len(times) % 2:
+        per_step = times[len(times) // 2]
+    else:
+        per_step = (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
     tokens_per_step = r["tokens"] / steps
     return {"impl": name, "model": model, "s_per_step": per_step, "tokens_per_s": tokens_per_step / per_step,
             "rss_mb": r["rss_mb"], "step_times": r["step_times"], "warmup_times": r.get("warmup_times", [])}
@@ -322,12 +328,13 @@ def main():
         # side is reported: on this shared VM one run of any side can be 30 % off.
         runs = {"align": []} | {p: [] for p in peers}
         for _ in range(args.repeats):
-            runs["align"].append(summarise("Align", kind, run_align(args.align_bin, folder, data, args.steps, args.threads), args.steps))
+            runs["align"].append(summarise("Align", kind, run_align(args.align_bin, folder, data, args.steps, args.threads),
+                                            args.steps, median=True))
             print(f"  {kind} Align run: {[round(t, 2) for t in runs['align'][-1]['step_times']]}", flush=True)
             for p in peers:
                 r = run_trl(folder, data, args.steps, args.threads) if p == "trl" else \
                     run_peer(p, folder, data, args.steps, args.threads, args.compile_warmup)
-                runs[p].append(summarise(names[p], kind, r, args.steps))
+                runs[p].append(summarise(names[p], kind, r, args.steps, median=True))
                 warm = runs[p][-1]["warmup_times"]
                 print(f"  {kind} {p} run: {[round(t, 2) for t in runs[p][-1]['step_times']]}"
                       + (f" (warm-up {[round(t, 1) for t in warm]})" if warm else ""), flush=True)
