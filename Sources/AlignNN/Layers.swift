@@ -26,8 +26,10 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        let adapter = activeAdapter
+        if let adapter, let y = adapter.mergedOutput(x, weight: weight.value, bias: bias?.value) { return y }
         let y = x.linear(weight: weight.value, bias: bias?.value)
-        guard let adapter = activeAdapter else { return y }
+        guard let adapter else { return y }
         return adapter.output(x, base: y, weight: weight.value, bias: bias?.value)
     }
 

@@ -147,6 +147,19 @@ public final class LoRAAdapter {
         withNoGrad { b.value.matmul(a.value) * scaling }
     }
 
+    /// The layer's output as one product with the merged weight W + s·B·A
+    /// (``Tensor/lowRankLinear(weight:bias:a:b:scaling:)``), or nil where that does not apply: DoRA,
+    /// dropout while training (the adapter then reads another x than the base), weights not in
+    /// fp32, or too few rows for the merge to pay (decoding). Same values as ``output(_:base:weight:bias:)``
+    /// up to float rounding.
+    func mergedOutput(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor? {
+        guard magnitude == nil, !(GradMode.isEnabled && dropout > 0), weight.format == .f32,
+              a.value.format == .f32, b.value.format == .f32, bias?.format ?? .f32 == .f32 else { return nil }
+        let outF = weight.shape[0], inF = weight.shape[1]
+        guard Tensor.lowRankMergePays(rows: x.count / inF, inFeatures: inF, outFeatures: outF) else { return nil }
+        return x.lowRankLinear(weight: weight, bias: bias, a: a.value, b: b.value, scaling: scaling)
+    }
+
     /// The layer's output with this adapter: `base` is x·Wᵀ + b already computed.
     func output(_ x: Tensor, base: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         let training = GradMode.isEnabled && dropout > 0

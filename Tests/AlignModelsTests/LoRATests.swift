@@ -85,4 +85,46 @@ import TestSupport
         #expect(attached == ["model.layers.0.self_attn.q_proj", "model.layers.0.mlp.up_proj", "model.layers.1.mlp.up_proj"])
         #expect(throws: LoRAError.self) { try base("llama").attachAdapters(LoRAConfiguration(targetModules: ["qproj"])) }
     }
+
+    /// The merged-weight product that adapted layers use for many rows (training, prefill) gives
+    /// the separate path's output, x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ, and the same gradients for x, W, A, B
+    /// and the bias; through ``Linear`` too.
+    @Test(arguments: [false, true])
+    func mergedProductMatchesTheSeparatePath(_ hasBias: Bool) throws {
+        var g = RandomGenerator(seed: 11)
+        let (rows, inF, outF, r, s): (Int, Int, Int, Int, Float) = (40, 12, 10, 4, 0.5)
+        #expect(Tensor.lowRankMergePays(rows: rows, inFeatures: inF, outFeatures: outF))     // 40·22 > 12·10
+        #expect(!Tensor.lowRankMergePays(rows: 2, inFeatures: inF, outFeatures: outF))
+        let x = Parameter(Tensor.randomNormal([rows, inF], generator: &g))
+        let w = Parameter(Tensor.randomNormal([outF, inF], generator: &g))
+        let a = Parameter(Tensor.randomNormal([r, inF], generator: &g))
+        let b = Parameter(Tensor.randomNormal([outF, r], generator: &g))
+        let bias = hasBias ? Parameter(Tensor.randomNormal([outF], generator: &g)) : nil
+        let probe = Tensor.randomNormal([rows, outF], generator: &g)
+        let all = [x, w, a, b] + (bias.map { [$0] } ?? [])
+        func valueAndGradients(_ y: Tensor) -> [[Float]] {
+            all.forEach { $0.grad = nil }
+            (y * probe).sum().backward()
+            return [y.toArray()] + all.map { $0.grad?.toArray() ?? [] }
+        }
+        let fused = valueAndGradients(x.value.lowRankLinear(weight: w.value, bias: bias?.value, a: a.value, b: b.value, scaling: s))
+        let separate = valueAndGradients(x.value.linear(weight: w.value, bias: bias?.value)
+                                         + (x.value.linear(weight: a.value) * s).linear(weight: b.value))
+        for (i, name) in ["y", "dx", "dW", "dA", "dB", "dbias"].prefix(fused.count).enumerated() {
+            expectClose(fused[i], separate[i], atol: 1e-4, rtol: 1e-4, name)
+        }
+        // Through an adapted Linear: many rows take the merged product, a few the separate path.
+        let layer = Linear(weight: w.value, bias: bias?.value)
+        layer.freeze()
+        var ag = RandomGenerator(seed: 5)
+        layer.adapter = LoRAAdapter(weight: w.value, configuration: LoRAConfiguration(rank: r, alpha: Float(r) * s), generator: &ag)
+        layer.adapter!.b.assign(b.value)
+        for n in [rows, 2] {
+            let xs = Tensor.randomNormal([n, inF], generator: &g)
+            let want = withNoGrad {
+                xs.linear(weight: w.value, bias: bias?.value) + (xs.linear(weight: layer.adapter!.a.value) * s).linear(weight: b.value)
+            }
+            expectClose(withNoGrad { layer(xs) }.toArray(), want.toArray(), atol: 1e-4, rtol: 1e-4, "Linear, \(n) rows")
+        }
+    }
 }

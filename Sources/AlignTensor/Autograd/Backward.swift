@@ -182,6 +182,9 @@ enum Backward {
                 db = t
             }
             return hasBias ? [dx, dw, db] : [dx, dw]
+        case let .lowRankLinear(x, weight, a, b, h, scaling, hasBias):
+            return Backward.lowRankLinear(x: x, weight: weight, a: a, b: b, h: h, scaling: scaling, hasBias: hasBias,
+                                          g: g, needs: needs)
         case let .embedding(ids, vocabulary):
             let dim = g.shape.last!
             let dTable = Tensor.zeros([vocabulary, dim])

@@ -51,6 +51,8 @@ enum Operation {
     case packedAttention(q: Tensor, k: Tensor, v: Tensor, output: Tensor, lse: Tensor, segments: AttentionSegments)
     case matmul(a: Tensor, b: Tensor)
     case linear(x: Tensor, weight: Tensor, hasBias: Bool)
+    /// x·(W + s·B·A)ᵀ + bias (``Tensor/lowRankLinear(weight:bias:a:b:scaling:)``); h = x·Aᵀ (rows, r).
+    case lowRankLinear(x: Tensor, weight: Tensor, a: Tensor, b: Tensor, h: Tensor, scaling: Float, hasBias: Bool)
     case embedding(ids: [Int32], vocabulary: Int)
     case dropout(mask: Tensor)
     // Image ops (diffusion denoisers).
