@@ -166,16 +166,8 @@ enum Backward {
             // y (M, out) = x (M, in) · Wᵀ + b
             let outF = weight.shape[0], inF = weight.shape[1], m = x.count / inF
             var dx: Tensor?, dw: Tensor?, db: Tensor?
-            if needs[0] {
-                let t = Tensor.empty(x.shape)
-                BLAS.gemm(m: m, n: inF, k: outF, a: g.pointer, b: weight.pointer, c: t.pointer)
-                dx = t
-            }
-            if needs[1] {
-                let t = Tensor.empty(weight.shape)
-                BLAS.gemm(transA: true, m: outF, n: inF, k: m, a: g.pointer, b: x.pointer, c: t.pointer)
-                dw = t
-            }
+            if needs[0] { dx = linearInputGradient(g, weight: weight, xShape: x.shape) }
+            if needs[1] { dw = linearWeightGradient(g, x: x, weightShape: weight.shape) }
             if hasBias && needs[2] {
                 let t = Tensor.zeros([outF])
                 Kernels.sumAxis(g.pointer, t.pointer, outer: 1, n: m, inner: outF)
@@ -244,5 +236,24 @@ enum Backward {
             da = ta; db = tb
         }
         return [da, db]
+    }
+}
+
+extension Backward {
+    /// dx (xShape) = g (m, out) · W (out, in): the input gradient of x · Wᵀ, for `linear` and for
+    /// `lowRankLinear` (with the merged weight).
+    static func linearInputGradient(_ g: Tensor, weight: Tensor, xShape: [Int]) -> Tensor {
+        let outF = weight.shape[0], inF = weight.shape[1], m = g.count / outF
+        let t = Tensor.empty(xShape)
+        BLAS.gemm(m: m, n: inF, k: outF, a: g.pointer, b: weight.pointer, c: t.pointer)
+        return t
+    }
+
+    /// dW (out, in) = gᵀ (out, m) · x (m, in): the weight gradient of x · Wᵀ.
+    static func linearWeightGradient(_ g: Tensor, x: Tensor, weightShape: [Int]) -> Tensor {
+        let outF = weightShape[0], inF = weightShape[1], m = x.count / inF
+        let t = Tensor.empty(weightShape)
+        BLAS.gemm(transA: true, m: outF, n: inF, k: m, a: g.pointer, b: x.pointer, c: t.pointer)
+        return t
     }
 }

@@ -22,6 +22,20 @@ extension Tensor {
         return Tensor.record(y, .matmul(a: detached(), b: b.detached()), inputs: [self, b])
     }
 
+    /// x · weightᵀ + bias (..., out) for an fp32 weight (out, in), no graph: the bias rows are
+    /// written first and the product accumulates onto them (beta = 1), so there is no second pass.
+    func affineProduct(_ weight: Tensor, bias: Tensor?) -> Tensor {
+        let outF = weight.shape[0], inF = weight.shape[1], m = count / inF
+        var outShape = Array(shape.dropLast())
+        outShape.append(outF)
+        let y = Tensor.empty(outShape)
+        if let bias {
+            for r in 0..<m { (y.pointer + r * outF).update(from: bias.pointer, count: outF) }
+        }
+        BLAS.gemm(transB: true, m: m, n: outF, k: inF, a: pointer, b: weight.pointer, beta: bias == nil ? 0 : 1, c: y.pointer)
+        return y
+    }
+
     /// x · weightᵀ + bias for weight (out, in), as `torch.nn.functional.linear`; x is (..., in).
     ///
     /// A `weight` held in f16, bf16 or Q8_0 (frozen inference weights, ``converted(to:)``) is read by the
@@ -35,16 +49,8 @@ extension Tensor {
             }
             return linearPackedWeight(weight, bias: bias)
         }
-        let outF = weight.shape[0], inF = weight.shape[1]
-        precondition(shape.last == inF, "linear of \(shape) by weight \(weight.shape)")
-        let m = count / inF
-        var outShape = Array(shape.dropLast())
-        outShape.append(outF)
-        let y = Tensor.empty(outShape)
-        if let bias {
-            for r in 0..<m { (y.pointer + r * outF).update(from: bias.pointer, count: outF) }
-        }
-        BLAS.gemm(transB: true, m: m, n: outF, k: inF, a: pointer, b: weight.pointer, beta: bias == nil ? 0 : 1, c: y.pointer)
+        precondition(shape.last == weight.shape[1], "linear of \(shape) by weight \(weight.shape)")
+        let y = affineProduct(weight, bias: bias)
         let op = Operation.linear(x: detached(), weight: weight.detached(), hasBias: bias != nil)
         return Tensor.record(y, op, inputs: bias.map { [self, weight, $0] } ?? [self, weight])
     }

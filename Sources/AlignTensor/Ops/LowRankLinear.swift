@@ -17,18 +17,12 @@ extension Tensor {
         let outF = weight.shape[0], inF = weight.shape[1], r = a.shape[0]
         precondition(shape.last == inF && a.shape == [r, inF] && b.shape == [outF, r],
                      "lowRankLinear of \(shape) by W \(weight.shape), A \(a.shape), B \(b.shape)")
-        let m = count / inF
         let merged = Tensor.lowRankMerged(weight: weight, a: a, b: b, scaling: scaling)   // (out, in)
-        var outShape = Array(shape.dropLast())
-        outShape.append(outF)
-        let y = Tensor.empty(outShape)
-        if let bias {
-            for row in 0..<m { (y.pointer + row * outF).update(from: bias.pointer, count: outF) }
-        }
-        BLAS.gemm(transB: true, m: m, n: outF, k: inF, a: pointer, b: merged.pointer, beta: bias == nil ? 0 : 1, c: y.pointer)
+        let y = affineProduct(merged, bias: bias)                                          // (..., out)
         let inputs = bias.map { [self, weight, a, b, $0] } ?? [self, weight, a, b]
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return y }
         // h = x·Aᵀ (m, r), unscaled: dB = s·gᵀ·h in backward.
+        let m = count / inF
         let h = Tensor.empty([m, r])
         if a.requiresGrad || b.requiresGrad {
             BLAS.gemm(transB: true, m: m, n: r, k: inF, a: pointer, b: a.pointer, c: h.pointer)
@@ -65,17 +59,8 @@ extension Backward {
                               hasBias: Bool, g: Tensor, needs: [Bool]) -> [Tensor?] {
         let outF = weight.shape[0], inF = weight.shape[1], r = a.shape[0], m = x.count / inF
         var dx: Tensor?, dw: Tensor?, da: Tensor?, db: Tensor?, dBias: Tensor?
-        if needs[0] {
-            let merged = Tensor.lowRankMerged(weight: weight, a: a, b: b, scaling: s)
-            let t = Tensor.empty(x.shape)
-            BLAS.gemm(m: m, n: inF, k: outF, a: g.pointer, b: merged.pointer, c: t.pointer)
-            dx = t
-        }
-        if needs[1] {
-            let t = Tensor.empty(weight.shape)
-            BLAS.gemm(transA: true, m: outF, n: inF, k: m, a: g.pointer, b: x.pointer, c: t.pointer)
-            dw = t
-        }
+        if needs[0] { dx = linearInputGradient(g, weight: Tensor.lowRankMerged(weight: weight, a: a, b: b, scaling: s), xShape: x.shape) }
+        if needs[1] { dw = linearWeightGradient(g, x: x, weightShape: weight.shape) }
         if needs[2] {
             // g·B (m, r), then s·(g·B)ᵀ·x (r, in).
             let gb = Tensor.empty([m, r])
