@@ -79,22 +79,26 @@ public final class KVCache {
         precondition(source.pending == nil, "a cache cannot be copied during a step")
         precondition(!rows.isEmpty && rows.allSatisfy { (0..<source.batch).contains($0) }, "rows to copy must lie below \(source.batch)")
         self.init(layout: source.layout, batch: rows.count, capacity: source.capacity)
-        let (capacity, kvRow, length) = (source.capacity, source.kvRow, source.length)
-        for (to, from) in rows.enumerated() {
-            for layer in 0..<keys.count {
-                (keys[layer].pointer + to * capacity * kvRow)
-                    .update(from: source.keys[layer].pointer + from * capacity * kvRow, count: length * kvRow)
-                (values[layer].pointer + to * capacity * kvRow)
-                    .update(from: source.values[layer].pointer + from * capacity * kvRow, count: length * kvRow)
-            }
-            (keyMask.pointer + to * capacity).update(from: source.keyMask.pointer + from * capacity, count: capacity)
-            for t in 0..<length {
-                slotIDs[to * capacity + t] = source.slotIDs[from * capacity + t]
-                slotPositions[to * capacity + t] = source.slotPositions[from * capacity + t]
-            }
-            realTokens[to] = source.realTokens[from]
+        length = source.length
+        for (to, from) in rows.enumerated() { copyRow(from, of: source, to: to) }
+    }
+
+    /// Copies row `from` of `source` (possibly this cache) into row `to`: its filled slots' keys,
+    /// values, ids and positions, its mask and its count of real tokens. `length` must already be
+    /// the source's.
+    private func copyRow(_ from: Int, of source: KVCache, to: Int) {
+        for layer in 0..<keys.count {
+            (keys[layer].pointer + to * capacity * kvRow)
+                .update(from: source.keys[layer].pointer + from * capacity * kvRow, count: length * kvRow)
+            (values[layer].pointer + to * capacity * kvRow)
+                .update(from: source.values[layer].pointer + from * capacity * kvRow, count: length * kvRow)
         }
-        self.length = length
+        (keyMask.pointer + to * capacity).update(from: source.keyMask.pointer + from * capacity, count: capacity)
+        for t in 0..<length {
+            slotIDs[to * capacity + t] = source.slotIDs[from * capacity + t]
+            slotPositions[to * capacity + t] = source.slotPositions[from * capacity + t]
+        }
+        realTokens[to] = source.realTokens[from]
     }
 
     /// Floats per cached token of one layer.
@@ -170,18 +174,7 @@ public final class KVCache {
                      "rows to keep must increase and lie below \(batch): \(rows)")
         for (to, from) in rows.enumerated() where to != from {
             // to < from, so copying forward never overwrites a row still to be moved.
-            for layer in 0..<keys.count {
-                (keys[layer].pointer + to * capacity * kvRow)
-                    .update(from: keys[layer].pointer + from * capacity * kvRow, count: length * kvRow)
-                (values[layer].pointer + to * capacity * kvRow)
-                    .update(from: values[layer].pointer + from * capacity * kvRow, count: length * kvRow)
-            }
-            (keyMask.pointer + to * capacity).update(from: keyMask.pointer + from * capacity, count: capacity)
-            for t in 0..<length {
-                slotIDs[to * capacity + t] = slotIDs[from * capacity + t]
-                slotPositions[to * capacity + t] = slotPositions[from * capacity + t]
-            }
-            realTokens[to] = realTokens[from]
+            copyRow(from, of: self, to: to)
         }
         realTokens.removeLast(batch - rows.count)
         batch = rows.count

@@ -20,12 +20,8 @@ public struct ResponseRows: Sendable {
 
     public var count: Int { queries.count }
 
-    /// Where row r's sequence positions went in the packed hidden states: position j < q (its
-    /// prompt) at `promptStart + j`, position j ≥ q (its response) at `responseStart + j − q`.
-    struct RowPlacement {
-        var promptStart: Int, promptLength: Int, responseStart: Int
-        func hiddenRow(_ j: Int) -> Int { j < promptLength ? promptStart + j : responseStart + j - promptLength }
-    }
+    /// Where a row's positions went: its prompt is the placement's prefix, its response the rest.
+    typealias RowPlacement = SequenceLogProbs.RowPlacement
 
     /// The packed layout without padding: consecutive rows with the same prompt (GRPO and RLOO
     /// sample `num_generations` responses per prompt, PPO may repeat a prompt) form one group whose
@@ -46,11 +42,11 @@ public struct ResponseRows: Sendable {
             if end == r + 1 {
                 // A lone row is a plain sequence: prompt and response as one prefix.
                 ids += responses[r]
-                placement.append(RowPlacement(promptStart: start, promptLength: q, responseStart: start + q))
+                placement.append(RowPlacement(prefixStart: start, prefix: q, restStart: start + q))
                 prefixes.append(q + responses[r].count); branches.append([])
             } else {
                 for row in r..<end {
-                    placement.append(RowPlacement(promptStart: start, promptLength: q, responseStart: ids.count))
+                    placement.append(RowPlacement(prefixStart: start, prefix: q, restStart: ids.count))
                     ids += responses[row]
                 }
                 prefixes.append(q); branches.append(responses[r..<end].map(\.count))
@@ -74,8 +70,8 @@ public struct ResponseRows: Sendable {
             for (t, id) in s.enumerated() { ids[r * width + t] = id; mask[r * width + t] = 1 }
         }
         let h = padded(ids, count, width, mask)
-        let placement = (0..<count).map { RowPlacement(promptStart: $0 * width, promptLength: queries[$0].count,
-                                                       responseStart: $0 * width + queries[$0].count) }
+        let placement = (0..<count).map { RowPlacement(prefixStart: $0 * width, prefix: queries[$0].count,
+                                                       restStart: $0 * width + queries[$0].count) }
         return (h.reshaped([-1, hiddenSize]), placement)
     }
 
@@ -84,7 +80,7 @@ public struct ResponseRows: Sendable {
     static func positions(placement: [RowPlacement], counts: [Int]) -> [Int32] {
         var out: [Int32] = []
         for (r, p) in placement.enumerated() {
-            for i in 0..<counts[r] { out.append(Int32(p.hiddenRow(p.promptLength - 1 + i))) }
+            for i in 0..<counts[r] { out.append(Int32(p.hiddenRow(p.prefix - 1 + i))) }
         }
         return out
     }
