@@ -112,6 +112,23 @@ import TestSupport
         gradcheck([randomTensor([5, 4], seed: 27)], "embedding with repeats") { $0[0].embedding(ids: ids, shape: [2, 3]) }
     }
 
+    /// One input feeding several linear layers (q/k/v, gate/up) and other ops: backward adds later
+    /// input gradients into the first one's buffer in place (GEMM with beta = 1, or an in-place sum);
+    /// every order of arrival must give the plain sum, and a gradient shared with another node (the
+    /// residual add passes its gradient through) must never be written into.
+    @Test func sharedInputAccumulatesInPlace() {
+        let x = randomTensor([2, 3, 4], seed: 40)
+        let (w1, w2, w3) = (randomTensor([5, 4], seed: 41), randomTensor([2, 4], seed: 42), randomTensor([4, 4], seed: 43))
+        let (a, b) = (randomTensor([2, 4], seed: 44), randomTensor([4, 2], seed: 45))
+        gradcheck([x, w1, w2, w3, a, b], "three linears, a low-rank one and a residual on one input") { t in
+            let h = t[0].linear(weight: t[3]) + t[0]                                       // residual: x's gradient passes through
+            let q = h.linear(weight: t[1]), k = h.linear(weight: t[2])
+            let v = h.lowRankLinear(weight: t[3], bias: nil, a: t[4], b: t[5], scaling: 0.5)
+            return q.sum(axis: 2, keepingDimension: true) * k.sum(axis: 2, keepingDimension: true)
+                + (v * h).sum(axis: 2, keepingDimension: true) + h.linear(weight: t[2]).sum(axis: 2, keepingDimension: true)
+        }
+    }
+
     @Test func regularisationAndLosses() {
         gradcheck([a], "dropout") { x in
             var g = RandomGenerator(seed: 5)

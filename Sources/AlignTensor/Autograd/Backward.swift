@@ -5,7 +5,11 @@ import Foundation
 /// with respect to the op's output (`grad`, same shape as the output) and returns one gradient per
 /// input (nil where `needs` says that input requires none). Runs with recording disabled.
 enum Backward {
-    static func vectorJacobianProducts(_ op: Operation, grad g: Tensor, needs: [Bool]) -> [Tensor?] {
+    ///
+    /// `accumulator`, for `linear` and `lowRankLinear` only: an existing gradient of the input x,
+    /// owned by the backward pass, that the input gradient is added into (and returned as).
+    static func vectorJacobianProducts(_ op: Operation, grad g: Tensor, needs: [Bool],
+                                       accumulatingInputGradientInto accumulator: Tensor? = nil) -> [Tensor?] {
         switch op {
         case .leaf, .released:
             return []
@@ -166,7 +170,7 @@ enum Backward {
             // y (M, out) = x (M, in) · Wᵀ + b
             let outF = weight.shape[0], inF = weight.shape[1], m = x.count / inF
             var dx: Tensor?, dw: Tensor?, db: Tensor?
-            if needs[0] { dx = linearInputGradient(g, weight: weight, xShape: x.shape) }
+            if needs[0] { dx = linearInputGradient(g, weight: weight, xShape: x.shape, into: accumulator) }
             if needs[1] { dw = linearWeightGradient(g, x: x, weightShape: weight.shape) }
             if hasBias && needs[2] {
                 let t = Tensor.zeros([outF])
@@ -176,7 +180,7 @@ enum Backward {
             return hasBias ? [dx, dw, db] : [dx, dw]
         case let .lowRankLinear(x, weight, a, b, h, scaling, hasBias):
             return Backward.lowRankLinear(x: x, weight: weight, a: a, b: b, h: h, scaling: scaling, hasBias: hasBias,
-                                          g: g, needs: needs)
+                                          g: g, needs: needs, accumulator: accumulator)
         case let .embedding(ids, vocabulary):
             let dim = g.shape.last!
             let dTable = Tensor.zeros([vocabulary, dim])
@@ -241,11 +245,13 @@ enum Backward {
 
 extension Backward {
     /// dx (xShape) = g (m, out) · W (out, in): the input gradient of x · Wᵀ, for `linear` and for
-    /// `lowRankLinear` (with the merged weight).
-    static func linearInputGradient(_ g: Tensor, weight: Tensor, xShape: [Int]) -> Tensor {
+    /// `lowRankLinear` (with the merged weight). With `into` (a contiguous gradient of x's shape)
+    /// the product is added into it and `into` is returned.
+    static func linearInputGradient(_ g: Tensor, weight: Tensor, xShape: [Int], into: Tensor? = nil) -> Tensor {
         let outF = weight.shape[0], inF = weight.shape[1], m = g.count / outF
-        let t = Tensor.empty(xShape)
-        BLAS.gemm(m: m, n: inF, k: outF, a: g.pointer, b: weight.pointer, c: t.pointer)
+        let t = into ?? Tensor.empty(xShape)
+        precondition(t.count == m * inF, "accumulated input gradient \(t.shape) does not fit \(xShape)")
+        BLAS.gemm(m: m, n: inF, k: outF, a: g.pointer, b: weight.pointer, beta: into == nil ? 0 : 1, c: t.pointer)
         return t
     }
 

@@ -14,6 +14,10 @@ final class GradNode {
     unowned(unsafe) let parameter: Parameter?
     /// Gradient flowing into this node's output, accumulated during ``Tensor/backward(seed:)``.
     var grad: Tensor?
+    /// Whether ``grad``'s storage was allocated for this node alone (a sum, or a linear op's fresh
+    /// input gradient), so later contributions may be added into it in place. False when it may be
+    /// shared: many rules pass their incoming gradient straight through (add, reshape).
+    var gradOwned = false
 
     init(_ operation: Operation, inputs: [GradNode?], shape: [Int]) {
         self.operation = operation
@@ -71,17 +75,32 @@ extension Tensor {
                     continue
                 }
                 let needs = node.inputs.map { $0 != nil }
-                let grads = Backward.vectorJacobianProducts(node.operation, grad: grad, needs: needs)
+                // A linear op's input gradient g·W is a fresh product: when x already holds an
+                // owned gradient (q, k and v, or gate and up, share x), the product accumulates
+                // into it (GEMM with beta = 1) instead of allocating a second (rows, in) buffer
+                // and adding the two.
+                let linearFamily = node.operation.isLinearFamily
+                var accumulator: Tensor?
+                if linearFamily, needs[0], let x = node.inputs[0], x.gradOwned, let existing = x.grad { accumulator = existing }
+                let grads = Backward.vectorJacobianProducts(node.operation, grad: grad, needs: needs,
+                                                            accumulatingInputGradientInto: accumulator)
                 node.operation = .released
-                for (input, g) in zip(node.inputs, grads) {
+                for (index, (input, g)) in zip(node.inputs, grads).enumerated() {
                     guard let input, let g else { continue }
                     precondition(g.count == input.shape.reduce(1, *), "gradient shape \(g.shape) does not match \(input.shape)")
                     if let existing = input.grad {
-                        let sum = Tensor.empty(input.shape)
-                        Kernels.zip(existing.pointer, g.pointer, sum.pointer, count: sum.count) { $0 + $1 }
-                        input.grad = sum
+                        if existing.storage === g.storage && existing.offset == g.offset { continue }   // accumulated in place
+                        if input.gradOwned {
+                            Kernels.zip(existing.pointer, g.pointer, existing.pointer, count: existing.count) { $0 + $1 }
+                        } else {
+                            let sum = Tensor.empty(input.shape)
+                            Kernels.zip(existing.pointer, g.pointer, sum.pointer, count: sum.count) { $0 + $1 }
+                            input.grad = sum
+                            input.gradOwned = true
+                        }
                     } else {
                         input.grad = g.reshaped(input.shape)
+                        input.gradOwned = linearFamily && index == 0
                     }
                 }
             }

@@ -1,7 +1,7 @@
 import AlignKernels
 
 /// Every differentiable op Align records, with exactly the values its backward pass needs.
-/// ``Backward/vectorJacobianProducts(_:grad:needs:)`` holds the gradient rule of each case.
+/// ``Backward/vectorJacobianProducts(_:grad:needs:accumulatingInputGradientInto:)`` holds the gradient rule of each case.
 /// Saved tensors are detached copies of references (no data is copied).
 enum Operation {
     case leaf
@@ -58,4 +58,15 @@ enum Operation {
     // Image ops (diffusion denoisers).
     case conv2d(x: Tensor, weight: Tensor, hasBias: Bool, shape: Conv2DShape)
     case upsampleNearest(inputShape: [Int], factor: Int)
+}
+
+extension Operation {
+    /// `linear` and `lowRankLinear`: ops whose input gradient is a fresh product that can
+    /// accumulate into an existing gradient buffer.
+    var isLinearFamily: Bool {
+        switch self {
+        case .linear, .lowRankLinear: return true
+        default: return false
+        }
+    }
 }

@@ -56,10 +56,13 @@ extension Backward {
     /// dx = g·W' (one product, where the separate path sums g·W and s·(g·B)·A),
     /// dW = gᵀ·x, dA = s·(g·B)ᵀ·x, dB = s·gᵀ·h, dbias = Σ rows of g.
     static func lowRankLinear(x: Tensor, weight: Tensor, a: Tensor, b: Tensor, h: Tensor, scaling s: Float,
-                              hasBias: Bool, g: Tensor, needs: [Bool]) -> [Tensor?] {
+                              hasBias: Bool, g: Tensor, needs: [Bool], accumulator: Tensor? = nil) -> [Tensor?] {
         let outF = weight.shape[0], inF = weight.shape[1], r = a.shape[0], m = x.count / inF
         var dx: Tensor?, dw: Tensor?, da: Tensor?, db: Tensor?, dBias: Tensor?
-        if needs[0] { dx = linearInputGradient(g, weight: Tensor.lowRankMerged(weight: weight, a: a, b: b, scaling: s), xShape: x.shape) }
+        if needs[0] {
+            dx = linearInputGradient(g, weight: Tensor.lowRankMerged(weight: weight, a: a, b: b, scaling: s),
+                                     xShape: x.shape, into: accumulator)
+        }
         if needs[1] { dw = linearWeightGradient(g, x: x, weightShape: weight.shape) }
         if needs[2] {
             // g·B (m, r), then s·(g·B)ᵀ·x (r, in).
