@@ -33,6 +33,27 @@ import TestSupport
         #expect(Tensor(shape: [1], values: [.nan]).converted(to: format).toArray()[0].isNaN)
     }
 
+    /// The fp32 decoding kernel (two weight rows by four x rows, with tails for odd features,
+    /// fewer than four rows and k not a multiple of 8) equals the sgemm product, for every row
+    /// count a decoding step can have, alone and as one of several weights sharing the input.
+    @Test func decodingProductsEqualSgemm() {
+        for (k, n) in [(3, 1), (17, 5), (64, 9), (40, 2)] {
+            let w = randomTensor([n, k], seed: UInt64(k + n)), bias = randomTensor([n], seed: UInt64(k * n))
+            for rows in 1...16 {
+                let x = randomTensor([rows, k], seed: UInt64(rows))
+                let want = x.linear(weight: w, bias: bias).toArray()
+                let got = withNoGrad { x.decodingLinear(weight: w, bias: bias) }.toArray()
+                let both = withNoGrad { x.decodingLinears([(w, bias), (w, nil)]) }
+                for (i, (g, e)) in zip(got, want).enumerated() {
+                    #expect(abs(g - e) <= 1e-5 * Swift.max(1, abs(e)), "k \(k) n \(n) rows \(rows) [\(i)]: \(g) vs \(e)")
+                }
+                #expect(both[0].toArray() == got)
+                let noBias = x.linear(weight: w).toArray()
+                #expect(zip(both[1].toArray(), noBias).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(1, abs($1)) })
+            }
+        }
+    }
+
     /// Q8_0 as llama.cpp's quantize_row_q8_0_ref: d = max|x|/127 as f16, q = roundf(x / d); and
     /// quantising the widened values again gives the same bytes (a Q8_0 GGUF survives the round
     /// trip through fp32 exactly).
