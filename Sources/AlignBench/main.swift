@@ -1,7 +1,7 @@
 // align-bench: Align's performance, always as a ratio against a baseline measured in the same run
 // (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
 //
-//   align-bench [--threads N] [--iterations N] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]
+//   align-bench [--threads N] [--iterations N] [peak] [gemm] [narrow] [attention] [logsoftmax] [llama] [generation]
 //   align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length 128] [--steps 32]
 //     (measures the memory bandwidth first; decode against the bandwidth bound)
 //   align-bench parquet FILE [--iterations N]     (Parquet reading speed; see ParquetBench.swift)
@@ -47,7 +47,7 @@ func parseOptions() -> Options {
         case "--prompt-length": o.promptLength = Int(args.next() ?? "") ?? o.promptLength
         case "--steps": o.steps = Int(args.next() ?? "") ?? o.steps
         case "-h", "--help":
-            print("usage: align-bench [--threads N] [--iterations N] [--skip-peak] [peak] [gemm] [attention] [logsoftmax] [llama] [generation]")
+            print("usage: align-bench [--threads N] [--iterations N] [--skip-peak] [peak] [gemm] [narrow] [attention] [logsoftmax] [llama] [generation]")
             print("       align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length N] [--steps N]")
             exit(0)
         default: o.sections.insert(a)
@@ -148,6 +148,39 @@ func benchGEMM(_ o: Options, peak: Double) {
         print("| \(m)×\(n)×\(k) \(name) | \(fmt(flops / raw / 1e9)) | \(fmt(flops / engine / 1e9)) | \(fmt(ratio * 100))% |")
     }
     print("worst engine/raw ratio: \(fmt(worst * 100))% (SGEMM peak this run: \(fmt(peak)) GFLOP/s)")
+}
+
+/// The four rank-r products of a LoRA layer's training step (h = x·Aᵀ, g·B, dA = (g·B)ᵀ·x,
+/// dBᵀ = hᵀ·g) on SmolLM2-shaped layers, Align's narrow kernels against cblas_sgemm.
+func benchNarrow(_ o: Options) {
+    print("\n## LoRA rank-16 products: narrow kernels vs cblas_sgemm (same shapes, same threads)")
+    print("| product (m rows, in → out) | cblas GFLOP/s | narrow GFLOP/s | narrow / cblas |")
+    print("|---|---|---|---|")
+    let m = 2048, r = 16
+    for (inF, outF) in [(576, 576), (576, 192), (576, 1536), (1536, 576)] {
+        let x = Tensor.full([m, inF], 0.01), g = Tensor.full([m, outF], 0.02)
+        let at = Tensor.full([inF, r], 0.03), a = Tensor.full([r, inF], 0.03), b = Tensor.full([outF, r], 0.04)
+        let h = Tensor.zeros([m, r]), dA = Tensor.zeros([r, inF]), dBt = Tensor.zeros([r, outF])
+        let cases: [(String, Int, () -> Void, () -> Void)] = [
+            ("h = x·Aᵀ", m * inF * r,
+             { BLAS.gemm(transB: true, m: m, n: r, k: inF, a: x.pointer, b: a.pointer, c: h.pointer) },
+             { Kernels.narrowProduct(m: m, k: inF, r: r, x: x.pointer, p: at.pointer, c: h.pointer) }),
+            ("g·B", m * outF * r,
+             { BLAS.gemm(m: m, n: r, k: outF, a: g.pointer, b: b.pointer, c: h.pointer) },
+             { Kernels.narrowProduct(m: m, k: outF, r: r, x: g.pointer, p: b.pointer, c: h.pointer) }),
+            ("dA = (g·B)ᵀ·x", m * inF * r,
+             { BLAS.gemm(transA: true, m: r, n: inF, k: m, a: h.pointer, b: x.pointer, c: dA.pointer) },
+             { Kernels.transposedNarrowProduct(m: m, r: r, n: inF, h: h.pointer, x: x.pointer, ldx: inF, c: dA.pointer) }),
+            ("dBᵀ = hᵀ·g", m * outF * r,
+             { BLAS.gemm(transA: true, m: r, n: outF, k: m, a: h.pointer, b: g.pointer, c: dBt.pointer) },
+             { Kernels.transposedNarrowProduct(m: m, r: r, n: outF, h: h.pointer, x: g.pointer, ldx: outF, c: dBt.pointer) }),
+        ]
+        for (name, macs, raw, narrow) in cases {
+            let (rawTime, narrowTime) = bestTimes(20 * o.iterations, raw, narrow)
+            let flops = 2 * Double(macs)
+            print("| \(name) (\(m), \(inF) → \(outF)) | \(fmt(flops / rawTime / 1e9)) | \(fmt(flops / narrowTime / 1e9)) | \(fmt(rawTime / narrowTime, 2))× |")
+        }
+    }
 }
 
 func benchAttention(_ o: Options, peak: Double) {
@@ -424,6 +457,7 @@ print("# align-bench — \(Threads.count) threads, best of \(options.iterations)
 let peak = options.skipPeak ? 1 : sgemmPeak(options.iterations)
 print("SGEMM peak (cblas_sgemm 2048³): \(fmt(peak)) GFLOP/s")
 if all || options.sections.contains("gemm") { benchGEMM(options, peak: peak) }
+if all || options.sections.contains("narrow") { benchNarrow(options) }
 if all || options.sections.contains("attention") { benchAttention(options, peak: peak) }
 if all || options.sections.contains("logsoftmax") { benchLogSoftmax(options) }
 if all || options.sections.contains("llama") { try benchLlama(options, peak: peak) }

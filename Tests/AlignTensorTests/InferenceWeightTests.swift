@@ -54,6 +54,31 @@ import TestSupport
         }
     }
 
+    /// The narrow products behind LoRA's rank-r terms equal the plain sums: row counts that are
+    /// not whole 6-row tiles, column tails below 8, and enough rows for the transposed product to
+    /// split its rows over threads (partials added up).
+    @Test func narrowProductsEqualTheirSums() {
+        for (m, k, r, n) in [(7, 12, 8, 10), (130, 260, 16, 100), (70, 40, 16, 2050), (13, 5, 24, 3)] {
+            let x = randomTensor([m, k], seed: UInt64(m)).toArray(), p = randomTensor([k, r], seed: UInt64(k)).toArray()
+            let h = randomTensor([m, r], seed: UInt64(r)).toArray(), y = randomTensor([m, n], seed: UInt64(n)).toArray()
+            var c = [Float](repeating: 0, count: m * r), ct = [Float](repeating: 0, count: r * n)
+            Kernels.narrowProduct(m: m, k: k, r: r, alpha: 0.5, x: x, p: p, c: &c)
+            Kernels.transposedNarrowProduct(m: m, r: r, n: n, alpha: 2, h: h, x: y, ldx: n, c: &ct)
+            for i in 0..<m { for j in 0..<r {
+                var want: Float = 0
+                for d in 0..<k { want += x[i * k + d] * p[d * r + j] }
+                want *= 0.5
+                #expect(abs(c[i * r + j] - want) <= 1e-4 * Swift.max(1, abs(want)), "narrow \(m)×\(k)×\(r) [\(i), \(j)]")
+            } }
+            for i in 0..<r { for j in 0..<n {
+                var want: Float = 0
+                for q in 0..<m { want += h[q * r + i] * y[q * n + j] }
+                want *= 2
+                #expect(abs(ct[i * n + j] - want) <= 1e-4 * Swift.max(1, abs(want)), "transposed \(m)×\(r)×\(n) [\(i), \(j)]")
+            } }
+        }
+    }
+
     /// Q8_0 as llama.cpp's quantize_row_q8_0_ref: d = max|x|/127 as f16, q = roundf(x / d); and
     /// quantising the widened values again gives the same bytes (a Q8_0 GGUF survives the round
     /// trip through fp32 exactly).
