@@ -374,7 +374,7 @@ func benchDecoding(_ model: some CausalLanguageModel, format: ElementFormat, ban
     let mb = fmt(Double(bytes) / 1e6, 0)
     print("| \(format) | \(mb) | prefill | 1 | \(promptLength) | \(fmt(prefill, 3)) | \(fmt(Double(promptLength) / prefill)) | |")
     var rates: [Int: Double] = [:]
-    for batch in [1, 8] {
+    for batch in [1, 8, 32] {
         let prompts = (0..<batch).map { _ in (0..<promptLength).map { _ in Int32(g.nextInt(below: vocabulary)) } }
         let best = decodeTime(model, prompts: prompts, steps: steps, iterations: o.iterations)
         let stepsPerSecond = Double(steps) / best
@@ -388,7 +388,7 @@ func benchDecoding(_ model: some CausalLanguageModel, format: ElementFormat, ban
 
 /// Text generation with the KV cache. The machine's memory bandwidth is measured first (see
 /// ``measureBandwidth(_:)``); then, for each weight format asked (default f32, f16, bf16, q8_0), prefill
-/// tokens/s of one prompt and decode tokens/s at batch 1 and 8, batch 1 as a fraction of the
+/// tokens/s of one prompt and decode tokens/s at batch 1, 8 and 32, each as a fraction of the
 /// bandwidth bound (weight bytes per token / bandwidth). The model is SmolLM2-135M's shape with
 /// random weights, or `--model FILE.gguf|FOLDER`. On the random model the sampler's cost and
 /// `generate()` end to end follow, then GPT-2 (124M shape) through the same generic path.
