@@ -127,6 +127,12 @@ import TestSupport
             return q.sum(axis: 2, keepingDimension: true) * k.sum(axis: 2, keepingDimension: true)
                 + (v * h).sum(axis: 2, keepingDimension: true) + h.linear(weight: t[2]).sum(axis: 2, keepingDimension: true)
         }
+        // One node as both inputs of an op that passes its gradient through: the two equal
+        // contributions are summed, never mistaken for an in-place accumulation.
+        gradcheck([x, w1], "x + x into a linear") { t in
+            let d = t[0] + t[0]
+            return (d + d).linear(weight: t[1]) + t[0].linear(weight: t[1])
+        }
     }
 
     @Test func regularisationAndLosses() {

@@ -5,7 +5,7 @@ import Foundation
 /// with respect to the op's output (`grad`, same shape as the output) and returns one gradient per
 /// input (nil where `needs` says that input requires none). Runs with recording disabled.
 enum Backward {
-    ///
+    /// One gradient per input of `op` (nil where `needs` says none), given the output's gradient `g`.
     /// `accumulator`, for `linear` and `lowRankLinear` only: an existing gradient of the input x,
     /// owned by the backward pass, that the input gradient is added into (and returned as).
     static func vectorJacobianProducts(_ op: Operation, grad g: Tensor, needs: [Bool],

@@ -89,7 +89,10 @@ extension Tensor {
                     guard let input, let g else { continue }
                     precondition(g.count == input.shape.reduce(1, *), "gradient shape \(g.shape) does not match \(input.shape)")
                     if let existing = input.grad {
-                        if existing.storage === g.storage && existing.offset == g.offset { continue }   // accumulated in place
+                        // The linear op added its input gradient into this buffer already. (Only
+                        // that case: other rules may hand the same tensor to two inputs that are one
+                        // node, as x + x does, and those contributions must still be summed.)
+                        if index == 0, let accumulator, g.storage === accumulator.storage { continue }
                         if input.gradOwned {
                             Kernels.zip(existing.pointer, g.pointer, existing.pointer, count: existing.count) { $0 + $1 }
                         } else {
