@@ -163,16 +163,23 @@ public struct PreferencePairBuilder: Sendable, Hashable {
         self.tieTolerance = tieTolerance
     }
 
+    /// A prompt's completions that can be paired or labelled, with how many were left out for empty
+    /// text (with ``skipsEmptyCompletions``) and how many for a score that is NaN or infinite.
+    private func usableCompletions(of row: ScoredPrompt) -> (valid: [ScoredCompletion], empty: Int, invalid: Int) {
+        let nonEmpty = skipsEmptyCompletions ? row.completions.filter { !$0.text.isEmpty } : row.completions
+        let valid = nonEmpty.filter { $0.score.isFinite }
+        return (valid, row.completions.count - nonEmpty.count, nonEmpty.count - valid.count)
+    }
+
     /// Preference pairs: chosen = higher score, rejected = lower, margin = their difference; pairs
     /// closer than the tie tolerance are dropped and counted (as are empty completions, with
     /// ``skipsEmptyCompletions``).
     public func pairs(from rows: [ScoredPrompt]) -> PreferencePairs {
         var result = PreferencePairs()
         for row in rows {
-            let nonEmpty = skipsEmptyCompletions ? row.completions.filter { !$0.text.isEmpty } : row.completions
-            result.emptyCompletions += row.completions.count - nonEmpty.count
-            let valid = nonEmpty.filter { $0.score.isFinite }
-            result.invalidScores += nonEmpty.count - valid.count
+            let (valid, empty, invalid) = usableCompletions(of: row)
+            result.emptyCompletions += empty
+            result.invalidScores += invalid
             let before = result.pairs.count
             if valid.count >= 2 {
                 switch pairing {
@@ -217,10 +224,9 @@ public struct PreferencePairBuilder: Sendable, Hashable {
     public func ktoExamples(from rows: [ScoredPrompt], labeling: KTOLabeling) -> KTOExamples {
         var result = KTOExamples()
         for row in rows {
-            let nonEmpty = skipsEmptyCompletions ? row.completions.filter { !$0.text.isEmpty } : row.completions
-            result.emptyCompletions += row.completions.count - nonEmpty.count
-            let valid = nonEmpty.filter { $0.score.isFinite }
-            result.invalidScores += nonEmpty.count - valid.count
+            let (valid, empty, invalid) = usableCompletions(of: row)
+            result.emptyCompletions += empty
+            result.invalidScores += invalid
             switch labeling {
             case .threshold(let threshold):
                 for completion in valid {

@@ -27,8 +27,7 @@ extension Tensor {
         if a.requiresGrad || b.requiresGrad {
             if r % 8 == 0 {
                 // Aᵀ (in, r) as the narrow kernel's right operand: a copy of r·in floats.
-                let at = Tensor.empty([inF, r])
-                for i in 0..<r { for d in 0..<inF { at.pointer[d * r + i] = a.pointer[i * inF + d] } }
+                let at = a.detached().transposed()
                 Kernels.narrowProduct(m: m, k: inF, r: r, x: pointer, p: at.pointer, c: h.pointer)
             } else {
                 BLAS.gemm(transB: true, m: m, n: r, k: inF, a: pointer, b: a.pointer, c: h.pointer)
@@ -88,16 +87,16 @@ extension Backward {
             da = t
         }
         if needs[3] {
-            let t = Tensor.empty(b.shape)
             if narrow {
                 // dBᵀ = s·hᵀ·g (r, out), transposed into dB (out, r).
                 let bt = Tensor.empty([r, outF])
                 Kernels.transposedNarrowProduct(m: m, r: r, n: outF, alpha: s, h: h.pointer, x: g.pointer, ldx: outF, c: bt.pointer)
-                for o in 0..<outF { for i in 0..<r { t.pointer[o * r + i] = bt.pointer[i * outF + o] } }
+                db = bt.transposed()
             } else {
+                let t = Tensor.empty(b.shape)
                 BLAS.gemm(transA: true, m: outF, n: r, k: m, alpha: s, a: g.pointer, b: h.pointer, c: t.pointer)
+                db = t
             }
-            db = t
         }
         if hasBias && needs[4] {
             let t = Tensor.zeros([outF])
