@@ -52,6 +52,7 @@ let package = Package(
             name: "CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CIntrinsics"),
         .systemLibrary(
             name: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
@@ -61,7 +62,7 @@ let package = Package(
             providers: [.apt(["libsnappy-dev", "libzstd-dev", "zlib1g-dev"])]),
         .target(name: "AlignParquet", dependencies: ["AlignJSON", "CCompression"], swiftSettings: fast),
         .target(name: "AlignJSON", swiftSettings: fast),
-        .target(name: "AlignKernels", dependencies: ["CBLAS", "CMalloc"], swiftSettings: kernelSettings),
+        .target(name: "AlignKernels", dependencies: ["CBLAS", "CMalloc", "CIntrinsics"], swiftSettings: kernelSettings),
         .target(name: "AlignTensor", dependencies: ["AlignKernels"], swiftSettings: fast),
         .target(name: "AlignNN", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),
         .target(name: "AlignOptim", dependencies: ["AlignKernels", "AlignTensor"], swiftSettings: fast),

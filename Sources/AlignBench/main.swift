@@ -1,7 +1,7 @@
 // align-bench: Align's performance, always as a ratio against a baseline measured in the same run
 // (raw cblas_sgemm on the same shapes, or the SGEMM peak). Never run by the tests.
 //
-//   align-bench [--threads N] [--iterations N] [peak] [gemm] [narrow] [attention] [logsoftmax] [llama] [generation]
+//   align-bench [--threads N] [--iterations N] [peak] [gemm] [narrow] [skinny] [attention] [logsoftmax] [llama] [generation]
 //   align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length 128] [--steps 32]
 //     (measures the memory bandwidth first; decode against the bandwidth bound)
 //   align-bench parquet FILE [--iterations N]     (Parquet reading speed; see ParquetBench.swift)
@@ -47,7 +47,7 @@ func parseOptions() -> Options {
         case "--prompt-length": o.promptLength = Int(args.next() ?? "") ?? o.promptLength
         case "--steps": o.steps = Int(args.next() ?? "") ?? o.steps
         case "-h", "--help":
-            print("usage: align-bench [--threads N] [--iterations N] [--skip-peak] [peak] [gemm] [narrow] [attention] [logsoftmax] [llama] [generation]")
+            print("usage: align-bench [--threads N] [--iterations N] [--skip-peak] [peak] [gemm] [narrow] [skinny] [attention] [logsoftmax] [llama] [generation]")
             print("       align-bench generation [--model FILE.gguf|FOLDER] [--dtype f32,f16,bf16,q8_0] [--prompt-length N] [--steps N]")
             exit(0)
         default: o.sections.insert(a)
@@ -180,6 +180,44 @@ func benchNarrow(_ o: Options) {
             let flops = 2 * Double(macs)
             print("| \(name) (\(m), \(inF) → \(outF)) | \(fmt(flops / rawTime / 1e9)) | \(fmt(flops / narrowTime / 1e9)) | \(fmt(rawTime / narrowTime, 2))× |")
         }
+    }
+}
+
+/// The decoding product y = x·Wᵀ at a few rows (one token per sequence) on SmolLM2-135M's layer
+/// shapes: ``Kernels/skinnyLinear(_:rows:k:weight:n:bias:_:)`` against cblas_sgemm, as GB/s of
+/// weight read and a fraction of the measured bandwidth bound (a decoding step reads every weight
+/// once, so that is its ceiling). "stack" runs one step's 30 layers of q, k, v, o, gate, up, down and
+/// the tied LM head back to back with distinct weights, as decoding does, so nothing stays in cache.
+func benchSkinny(_ o: Options) {
+    let bandwidth = measureBandwidth(o.iterations)
+    print("\n## Decoding products (skinny x·Wᵀ), SmolLM2-135M shapes, \(Threads.count) threads, bandwidth bound \(fmt(bandwidth.bound)) GB/s")
+    print("| rows | product (in → out) | cblas GB/s | skinny GB/s | skinny of bound | skinny / cblas |")
+    print("|---|---|---|---|---|---|")
+    let layerShapes = [(576, 576), (576, 192), (576, 192), (576, 576), (576, 1536), (576, 1536), (1536, 576)]
+    // Distinct weights for every layer: 30 × 7 matrices + the LM head, ~538 MB, like the model.
+    let stack = (0..<30).flatMap { _ in layerShapes.map { Tensor.full([$0.1, $0.0], 0.01) } } + [Tensor.full([49152, 576], 0.01)]
+    let stackShapes = (0..<30).flatMap { _ in layerShapes } + [(576, 49152)]
+    let stackBytes = Double(stackShapes.reduce(0) { $0 + $1.0 * $1.1 } * 4)
+    for rows in [1, 8, 32] {
+        let x = Tensor.full([rows, 1536], 0.02), y = Tensor.zeros([rows, 49152])
+        for (inF, outF) in [(576, 576), (576, 1536), (1536, 576), (576, 49152)] {
+            // Each timing sweeps enough distinct copies of W to leave the caches (≥ 256 MB).
+            let copies = max(2, (256 << 20) / (inF * outF * 4))
+            let ws = (0..<copies).map { _ in Tensor.full([outF, inF], 0.01) }
+            let (blas, skinny) = bestTimes(o.iterations, {
+                for w in ws { BLAS.gemm(transB: true, m: rows, n: outF, k: inF, a: x.pointer, b: w.pointer, c: y.pointer) }
+            }, {
+                for w in ws { Kernels.skinnyLinear(x.pointer, rows: rows, k: inF, weight: w.pointer, n: outF, bias: nil, y.pointer) }
+            })
+            let bytes = Double(copies * inF * outF * 4)
+            print("| \(rows) | \(inF) → \(outF) | \(fmt(bytes / blas / 1e9)) | \(fmt(bytes / skinny / 1e9)) | \(fmt(bytes / skinny / 1e9 / bandwidth.bound * 100))% | \(fmt(blas / skinny, 2))× |")
+        }
+        let (blas, skinny) = bestTimes(o.iterations, {
+            for (w, (inF, outF)) in zip(stack, stackShapes) { BLAS.gemm(transB: true, m: rows, n: outF, k: inF, a: x.pointer, b: w.pointer, c: y.pointer) }
+        }, {
+            for (w, (inF, outF)) in zip(stack, stackShapes) { Kernels.skinnyLinear(x.pointer, rows: rows, k: inF, weight: w.pointer, n: outF, bias: nil, y.pointer) }
+        })
+        print("| \(rows) | stack (one step, \(fmt(skinny * 1000))ms) | \(fmt(stackBytes / blas / 1e9)) | \(fmt(stackBytes / skinny / 1e9)) | \(fmt(stackBytes / skinny / 1e9 / bandwidth.bound * 100))% | \(fmt(blas / skinny, 2))× |")
     }
 }
 
@@ -458,6 +496,7 @@ let peak = options.skipPeak ? 1 : sgemmPeak(options.iterations)
 print("SGEMM peak (cblas_sgemm 2048³): \(fmt(peak)) GFLOP/s")
 if all || options.sections.contains("gemm") { benchGEMM(options, peak: peak) }
 if all || options.sections.contains("narrow") { benchNarrow(options) }
+if all || options.sections.contains("skinny") { benchSkinny(options) }
 if all || options.sections.contains("attention") { benchAttention(options, peak: peak) }
 if all || options.sections.contains("logsoftmax") { benchLogSoftmax(options) }
 if all || options.sections.contains("llama") { try benchLlama(options, peak: peak) }

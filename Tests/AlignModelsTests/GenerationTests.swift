@@ -146,11 +146,12 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
     }
 
     @Test func skinnyLinearMatchesSgemm() {
-        // k = 45: one 32-wide block, one 8-wide block and a scalar tail; rows 1...9 cover the
-        // four-row passes and the leftover rows.
+        // k = 45: one 32-wide block, one 8-wide block and a scalar tail; rows 1...9 and the larger
+        // counts cover the four-row passes and the leftover rows, n = 70 both two-row weight
+        // pairs and (over the threads' pieces) a lone last row.
         let (n, k) = (70, 45)
         let w = randomTensor([n, k], seed: 4), bias = randomTensor([n], seed: 5)
-        for rows in 1...9 {
+        for rows in Array(1...9) + [15, 16, 17, 24, 31, 32, 40, 57] {
             let x = randomTensor([rows, k], seed: UInt64(10 + rows))
             let expected = x.linear(weight: w, bias: bias)
             let y = Tensor.empty([rows, n])
