@@ -3,7 +3,7 @@
 //
 // Layers, each depending only on the ones listed before it:
 //   AlignJSON                                                 (the one JSON reader/writer; no dependencies)
-//   CBLAS -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
+//   CBLAS, CIntrinsics (prefetch) -> AlignKernels -> AlignTensor -> AlignNN -> AlignOptim
 //   CMPI (Open MPI's C API) + AlignTensor -> AlignDistributed  (ranks, collectives, gradient buckets)
 //   AlignKernels + AlignJSON -> AlignModelIO (safetensors, GGUF); AlignNN + AlignModelIO -> AlignModels
 //   AlignNN + AlignModelIO -> AlignDiffusion                  (diffusers UNet2DModel, DDPM/DDIM, images, PNG)

@@ -94,21 +94,37 @@ extension Kernels {
     /// Σ x[i]·y[i]: float lanes within blocks of 512 elements, blocks summed in double (the
     /// error stays near double's while the inner loop runs at float SIMD speed; Swift's generic
     /// Float→Double SIMD conversion would fall back to a per-lane loop).
+    ///
+    /// Long buffers (a gradient norm over a model's weights) compute their blocks on all threads
+    /// and add the block sums in order afterwards: the same operations in the same order as one
+    /// thread, so the result does not depend on the thread count.
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Double {
-        var total = 0.0
-        var i = 0
-        while i < count {
-            let end = Swift.min(count, i + 512)
+        @inline(__always) func block(_ start: Int) -> Double {
+            let end = Swift.min(count, start + 512)
+            var i = start
             var acc = SIMD8<Float>(repeating: 0)
             while i + 8 <= end {
                 acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
                     * UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
                 i += 8
             }
-            var block = Double(acc.sum())
-            while i < end { block += Double(x[i]) * Double(y[i]); i += 1 }
-            total += block
+            var sum = Double(acc.sum())
+            while i < end { sum += Double(x[i]) * Double(y[i]); i += 1 }
+            return sum
         }
+        let blocks = (count + 511) / 512
+        guard blocks >= 64 else {
+            var total = 0.0
+            for b in 0..<blocks { total += block(b * 512) }
+            return total
+        }
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
+        defer { sums.deallocate() }
+        parallelFor(blocks, minimumChunk: 32) { start, end in
+            for b in start..<end { sums[b] = block(b * 512) }
+        }
+        var total = 0.0
+        for b in 0..<blocks { total += sums[b] }
         return total
     }
 

@@ -52,6 +52,46 @@ import TestSupport
         expectClose(p.value.toArray(), value.map(Float.init), atol: 1e-6, rtol: 1e-6, "AdamW")
     }
 
+    @Test func adamWUpdateIsBitIdenticalToTheScalarFormula() {
+        // 8-lane blocks plus a 3-element tail: every element must equal the scalar formula
+        // exactly, in Float, in its order of operations (the vector path promises that).
+        let n = 19
+        var g = RandomGenerator(seed: 11)
+        let p0 = (0..<n).map { _ in g.nextNormal() }, grad = (0..<n).map { _ in g.nextNormal() }
+        let m0 = (0..<n).map { _ in 0.1 * g.nextNormal() }, v0 = (0..<n).map { _ in abs(0.01 * g.nextNormal()) }
+        let p = Tensor(shape: [n], values: p0), m = Tensor(shape: [n], values: m0), v = Tensor(shape: [n], values: v0)
+        let (stepSize, b1, b2, eps, root, decay): (Float, Float, Float, Float, Float, Float) = (0.003, 0.9, 0.999, 1e-8, 0.0447, 0.9999)
+        p.applyAdamW(gradient: Tensor(shape: [n], values: grad), expAvg: m, expAvgSq: v, stepSize: stepSize, beta1: b1,
+                     beta2: b2, eps: eps, biasCorrection2Root: root, decay: decay)
+        for i in 0..<n {
+            let mi = b1 * m0[i] + (1 - b1) * grad[i]
+            let vi = b2 * v0[i] + (1 - b2) * grad[i] * grad[i]
+            let pi = p0[i] * decay - stepSize * mi / (vi.squareRoot() / root + eps)
+            #expect(m.toArray()[i] == mi && v.toArray()[i] == vi && p.toArray()[i] == pi, "element \(i)")
+        }
+    }
+
+    @Test func longDotIsTheSameOnAnyThreadCount() {
+        // 100 blocks of 512 and a partial one: the parallel path adds block sums in order, so it
+        // equals the one-thread sum exactly.
+        var g = RandomGenerator(seed: 12)
+        let x = Tensor(shape: [51_300], values: (0..<51_300).map { _ in g.nextNormal() })
+        var serial = 0.0
+        for start in stride(from: 0, to: x.count, by: 512) {
+            let end = min(x.count, start + 512)
+            var acc = SIMD8<Float>()
+            var i = start
+            while i + 8 <= end {
+                acc += SIMD8<Float>((0..<8).map { x.pointer[i + $0] }) * SIMD8<Float>((0..<8).map { x.pointer[i + $0] })
+                i += 8
+            }
+            var block = Double(acc.sum())
+            while i < end { block += Double(x.pointer[i]) * Double(x.pointer[i]); i += 1 }
+            serial += block
+        }
+        #expect(x.sumOfSquares() == serial)
+    }
+
     @Test func sgdMomentumAndRMSpropMatchPyTorchFormulas() {
         let p = Parameter(Tensor(shape: [1], values: [1]))
         let sgd = SGD(parameters: [(name: "p", parameter: p)], learningRate: 0.1, momentum: 0.9)

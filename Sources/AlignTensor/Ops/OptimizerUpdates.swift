@@ -15,14 +15,36 @@ extension Tensor {
                      "AdamW on \(shape) with gradient \(gradient.shape), moments \(expAvg.shape), \(expAvgSq.shape)")
         let pp = pointer, gp = gradient.pointer, mp = expAvg.pointer, vp = expAvgSq.pointer
         let (b1, b2, e) = (beta1, beta2, eps)
+        // Eight lanes at a time with the scalar loop's exact operations and order (vector sqrt and
+        // division round as the scalar ones do), so results are bit-identical to it: the compiler
+        // left that loop scalar (a sqrt and a divide per element), ~2.5x the memory-bound time.
+        @inline(__always) func update(_ g: SIMD8<Float>, _ m: SIMD8<Float>, _ v: SIMD8<Float>, _ p: SIMD8<Float>)
+            -> (m: SIMD8<Float>, v: SIMD8<Float>, p: SIMD8<Float>) {
+            let mi = b1 * m + (1 - b1) * g
+            let vi = b2 * v + (1 - b2) * g * g
+            let denom = vi.squareRoot() / biasCorrection2Root + e
+            return (mi, vi, p * decay - stepSize * mi / denom)
+        }
         parallelFor(count, minimumChunk: Kernels.elementwiseGrain) { start, end in
-            for i in start..<end {
+            var i = start
+            while i + 8 <= end {
+                @inline(__always) func load(_ q: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+                    UnsafeRawPointer(q + i).loadUnaligned(as: SIMD8<Float>.self)
+                }
+                let r = update(load(gp), load(mp), load(vp), load(pp))
+                UnsafeMutableRawPointer(mp + i).storeBytes(of: r.m, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(vp + i).storeBytes(of: r.v, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(pp + i).storeBytes(of: r.p, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < end {
                 let gi = gp[i]
                 let mi = b1 * mp[i] + (1 - b1) * gi
                 let vi = b2 * vp[i] + (1 - b2) * gi * gi
                 mp[i] = mi; vp[i] = vi
                 let denom = vi.squareRoot() / biasCorrection2Root + e
                 pp[i] = pp[i] * decay - stepSize * mi / denom
+                i += 1
             }
         }
     }
