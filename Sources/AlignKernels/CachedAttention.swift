@@ -64,24 +64,30 @@ extension Kernels {
                     let visible = past + i + 1
                     let qv = q + (b * s.queries + i) * qRow + h * D
                     let o = out + (b * s.queries + i) * qRow + h * D
-                    // Scores; masked slots get −inf so the exponentials below turn them into 0.
+                    // Scores, four keys per pass over q (four independent sums instead of one
+                    // latency-bound chain; each key's sum runs in the one-key order, so the
+                    // scores are exactly those of `dot`). Masked slots get −inf so the
+                    // exponentials below turn them into 0.
+                    var j = 0
+                    while j + 4 <= visible {
+                        let d4 = dotFour(qv, kBase + j * kvRow, kvRow, D)
+                        scores[j] = s.scale * d4.0; scores[j + 1] = s.scale * d4.1
+                        scores[j + 2] = s.scale * d4.2; scores[j + 3] = s.scale * d4.3
+                        j += 4
+                    }
+                    while j < visible { scores[j] = s.scale * dot(qv, kBase + j * kvRow, D); j += 1 }
                     var m = -Float.infinity
                     for j in 0..<visible {
                         if let mask, mask[j] == 0 { scores[j] = -.infinity; continue }
-                        let score = s.scale * dot(qv, kBase + j * kvRow, D)
-                        scores[j] = score
-                        if score > m { m = score }
+                        if scores[j] > m { m = scores[j] }
                     }
                     if m == -.infinity {
                         o.update(repeating: 0, count: D)
                         continue
                     }
                     let weight = exponentiate(scores, visible, subtracting: m)
-                    // out = Σ_j p_j v_j, accumulated in place, normalised once at the end.
-                    o.update(repeating: 0, count: D)
-                    for j in 0..<visible where scores[j] != 0 {
-                        axpy(scores[j], vBase + j * kvRow, o, D)
-                    }
+                    // out = Σ_j p_j v_j, normalised once at the end.
+                    weightedSum(scores, visible, vBase, kvRow, D, o)
                     scale(o, D, by: 1 / weight)
                 }
             }
@@ -101,6 +107,82 @@ extension Kernels {
         var r = VectorMath.sum(acc)
         while d < n { r += a[d] * b[d]; d += 1 }
         return r
+    }
+
+    /// The dot products of `q` with the four keys at k, k + stride, k + 2·stride, k + 3·stride
+    /// over `n` floats, each summed exactly as ``dot(_:_:_:)`` sums it.
+    @inlinable @inline(__always)
+    static func dotFour(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ stride: Int, _ n: Int)
+        -> (Float, Float, Float, Float) {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        let k0 = UnsafeRawPointer(k), k1 = UnsafeRawPointer(k + stride), k2 = UnsafeRawPointer(k + 2 * stride)
+        let k3 = UnsafeRawPointer(k + 3 * stride), rq = UnsafeRawPointer(q)
+        var d = 0
+        while d + 8 <= n {
+            let o = d * 4
+            let qv = rq.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a0 += qv * k0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a1 += qv * k1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a2 += qv * k2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            a3 += qv * k3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+            d += 8
+        }
+        var r = (VectorMath.sum(a0), VectorMath.sum(a1), VectorMath.sum(a2), VectorMath.sum(a3))
+        while d < n {
+            r.0 += q[d] * k[d]; r.1 += q[d] * k[stride + d]; r.2 += q[d] * k[2 * stride + d]; r.3 += q[d] * k[3 * stride + d]
+            d += 1
+        }
+        return r
+    }
+
+    /// out = Σ_j p[j]·v_j over the `count` value rows at v, v + stride, … (rows with p[j] = 0
+    /// skipped), `n` floats each. Blocks of 64 (or 32, or 8) output floats stay in registers
+    /// across all the rows; every element is summed in row order as repeated ``axpy`` would
+    /// sum it, so the result is the same to the bit.
+    @inlinable @inline(__always)
+    static func weightedSum(_ p: UnsafePointer<Float>, _ count: Int, _ v: UnsafePointer<Float>, _ stride: Int, _ n: Int,
+                            _ out: UnsafeMutablePointer<Float>) {
+        var c = 0
+        while c + 64 <= n {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+            for j in 0..<count where p[j] != 0 {
+                let w = SIMD8<Float>(repeating: p[j]), r = UnsafeRawPointer(v + j * stride + c)
+                a0 = a0 + w * r.loadUnaligned(as: SIMD8<Float>.self)
+                a1 = a1 + w * r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                a2 = a2 + w * r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                a3 = a3 + w * r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                a4 = a4 + w * r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self)
+                a5 = a5 + w * r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self)
+                a6 = a6 + w * r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self)
+                a7 = a7 + w * r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self)
+            }
+            let o = UnsafeMutableRawPointer(out + c)
+            o.storeBytes(of: a0, as: SIMD8<Float>.self); o.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self); o.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            o.storeBytes(of: a4, toByteOffset: 128, as: SIMD8<Float>.self); o.storeBytes(of: a5, toByteOffset: 160, as: SIMD8<Float>.self)
+            o.storeBytes(of: a6, toByteOffset: 192, as: SIMD8<Float>.self); o.storeBytes(of: a7, toByteOffset: 224, as: SIMD8<Float>.self)
+            c += 64
+        }
+        while c + 32 <= n {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            for j in 0..<count where p[j] != 0 {
+                let w = SIMD8<Float>(repeating: p[j]), r = UnsafeRawPointer(v + j * stride + c)
+                a0 = a0 + w * r.loadUnaligned(as: SIMD8<Float>.self)
+                a1 = a1 + w * r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                a2 = a2 + w * r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                a3 = a3 + w * r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+            }
+            let o = UnsafeMutableRawPointer(out + c)
+            o.storeBytes(of: a0, as: SIMD8<Float>.self); o.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self); o.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            c += 32
+        }
+        // Narrow heads and tails: the plain in-memory accumulation.
+        if c < n {
+            (out + c).update(repeating: 0, count: n - c)
+            for j in 0..<count where p[j] != 0 { axpy(p[j], v + j * stride + c, out + c, n - c) }
+        }
     }
 
     /// y += alpha·x over `n` floats.

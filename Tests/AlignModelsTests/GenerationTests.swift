@@ -109,10 +109,12 @@ private func argmax(_ x: UnsafePointer<Float>, _ n: Int) -> Int32 {
                               chunks: [3, 4, 2], steps: 4)
     }
 
-    @Test func cachedAttentionKernelMatchesFullAttention() {
-        // Random q/k/v with GQA (4 heads on 2) and D = 12 (a SIMD tail of 4), left padding in row 1;
-        // the cached kernel over the last 3 queries equals rows of the full causal kernel.
-        let (batch, seq, heads, kvHeads, d) = (2, 9, 4, 2, 12)
+    @Test(arguments: [12, 40, 64, 72])
+    func cachedAttentionKernelMatchesFullAttention(_ d: Int) {
+        // Random q/k/v with GQA (4 heads on 2), left padding in row 1; the cached kernel over the
+        // last 3 queries equals rows of the full causal kernel. Head sizes: 12 (a SIMD tail of 4),
+        // 40 (a 32-float register block and one of 8), 64 (one 64-float block), 72 (64 + 8).
+        let (batch, seq, heads, kvHeads) = (2, 9, 4, 2)
         let q = randomTensor([batch, seq, heads * d], seed: 1), k = randomTensor([batch, seq, kvHeads * d], seed: 2)
         let v = randomTensor([batch, seq, kvHeads * d], seed: 3)
         let mask = Tensor(shape: [batch, seq], values: [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])
