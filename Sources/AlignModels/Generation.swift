@@ -162,20 +162,36 @@ extension CausalLanguageModel {
             var samplers = (0..<batch).map { TokenSampler(config: config, stream: streams?[$0] ?? UInt64($0)) }
             var seen = config.repetitionPenalty == 1 ? [Set<Int32>](repeating: [], count: batch) : prompts.map(Set.init)
             let vocabulary = vocabularySize
-            var row = [Float](repeating: 0, count: vocabulary), raw = row
+            // One scratch row per batch row: the sampler edits it in place; the model's own
+            // log-prob reads the untouched logits.
+            var rows = [[Float]](repeating: [Float](repeating: 0, count: vocabulary), count: batch)
+            var drawnTokens = [SampledToken](repeating: SampledToken(id: 0, logProbability: 0), count: batch)
             // Original row index of each row still in the cache, in cache order.
             var active = Array(0..<batch)
             while true {
                 var keep = [Int](), next = [Int32]()
                 let normalisers = logits.logSumExpRows()
+                // Rows draw on all threads: each has its own sampler, stream and scratch row, so
+                // the tokens are those of drawing one row after another.
+                let current = active, step = logits
+                samplers.withUnsafeMutableBufferPointer { samplerAt in
+                    rows.withUnsafeMutableBufferPointer { rowAt in
+                        drawnTokens.withUnsafeMutableBufferPointer { drawnAt in
+                            parallelFor(current.count) { start, end in
+                                for slot in start..<end {
+                                    let r = current[slot]
+                                    step.copyRow(slot, into: &rowAt[r])
+                                    drawnAt[slot] = samplerAt[r].draw(&rowAt[r], seen: seen[r])
+                                }
+                            }
+                        }
+                    }
+                }
                 for (slot, r) in active.enumerated() {
-                    // The sampler edits `row` in place; the model's own log-prob reads the untouched copy.
-                    logits.copyRow(slot, into: &row)
-                    logits.copyRow(slot, into: &raw)
-                    let drawn = samplers[r].draw(&row, seen: seen[r])
+                    let drawn = drawnTokens[slot]
                     outputs[r].tokens.append(drawn.id)
                     outputs[r].logProbabilities.append(drawn.logProbability)
-                    outputs[r].modelLogProbabilities.append(raw[Int(drawn.id)] - normalisers[slot])
+                    outputs[r].modelLogProbabilities.append(logits.value(row: slot, column: Int(drawn.id)) - normalisers[slot])
                     if config.repetitionPenalty != 1 { seen[r].insert(drawn.id) }
                     let count = outputs[r].tokens.count
                     let reason: FinishReason?

@@ -74,6 +74,13 @@ extension Tensor {
         return lse
     }
 
+    /// Element `column` of row `r` of a (rows, n) view (the last axis): one logit of one row.
+    public func value(row r: Int, column: Int) -> Float {
+        let n = shape.last ?? 1
+        precondition(r >= 0 && r < count / Swift.max(n, 1) && column >= 0 && column < n, "element (\(r), \(column)) of \(shape)")
+        return pointer[r * n + column]
+    }
+
     /// Copies row `r` of a (rows, n) view (the last axis) into `buffer`, which must hold n values.
     public func copyRow(_ r: Int, into buffer: inout [Float]) {
         let n = shape.last ?? 1
