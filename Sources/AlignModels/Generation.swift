@@ -162,27 +162,26 @@ extension CausalLanguageModel {
             var samplers = (0..<batch).map { TokenSampler(config: config, stream: streams?[$0] ?? UInt64($0)) }
             var seen = config.repetitionPenalty == 1 ? [Set<Int32>](repeating: [], count: batch) : prompts.map(Set.init)
             let vocabulary = vocabularySize
-            // One scratch row per batch row: the sampler edits it in place; the model's own
-            // log-prob reads the untouched logits.
-            var rows = [[Float]](repeating: [Float](repeating: 0, count: vocabulary), count: batch)
             var drawnTokens = [SampledToken](repeating: SampledToken(id: 0, logProbability: 0), count: batch)
             // Original row index of each row still in the cache, in cache order.
             var active = Array(0..<batch)
             while true {
                 var keep = [Int](), next = [Int32]()
                 let normalisers = logits.logSumExpRows()
-                // Rows draw on all threads: each has its own sampler, stream and scratch row, so
-                // the tokens are those of drawing one row after another.
+                // Rows draw on all threads: each has its own sampler and stream, so the tokens are
+                // those of drawing one row after another. The sampler edits a scratch copy of the
+                // row (one per piece of work, not per row: a large batch over a large vocabulary
+                // would otherwise hold batch × vocabulary floats); the model's own log-prob reads
+                // the untouched logits.
                 let current = active, step = logits
                 samplers.withUnsafeMutableBufferPointer { samplerAt in
-                    rows.withUnsafeMutableBufferPointer { rowAt in
-                        drawnTokens.withUnsafeMutableBufferPointer { drawnAt in
-                            parallelFor(current.count) { start, end in
-                                for slot in start..<end {
-                                    let r = current[slot]
-                                    step.copyRow(slot, into: &rowAt[r])
-                                    drawnAt[slot] = samplerAt[r].draw(&rowAt[r], seen: seen[r])
-                                }
+                    drawnTokens.withUnsafeMutableBufferPointer { drawnAt in
+                        parallelFor(current.count) { start, end in
+                            var row = [Float](repeating: 0, count: vocabulary)
+                            for slot in start..<end {
+                                let r = current[slot]
+                                step.copyRow(slot, into: &row)
+                                drawnAt[slot] = samplerAt[r].draw(&row, seen: seen[r])
                             }
                         }
                     }
