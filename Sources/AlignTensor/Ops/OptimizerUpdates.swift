@@ -15,7 +15,7 @@ extension Tensor {
                      "AdamW on \(shape) with gradient \(gradient.shape), moments \(expAvg.shape), \(expAvgSq.shape)")
         let pp = pointer, gp = gradient.pointer, mp = expAvg.pointer, vp = expAvgSq.pointer
         let (b1, b2, e) = (beta1, beta2, eps)
-        // Eight lanes at a time with the scalar loop's exact operations and order (vector sqrt and
+        // Eight lanes at a time with a scalar loop's exact operations and order (vector sqrt and
         // division round as the scalar ones do), so results are bit-identical to it: the compiler
         // left that loop scalar (a sqrt and a divide per element), ~2.5x the memory-bound time.
         @inline(__always) func update(_ g: SIMD8<Float>, _ m: SIMD8<Float>, _ v: SIMD8<Float>, _ p: SIMD8<Float>)
@@ -37,14 +37,15 @@ extension Tensor {
                 UnsafeMutableRawPointer(pp + i).storeBytes(of: r.p, as: SIMD8<Float>.self)
                 i += 8
             }
-            while i < end {
-                let gi = gp[i]
-                let mi = b1 * mp[i] + (1 - b1) * gi
-                let vi = b2 * vp[i] + (1 - b2) * gi * gi
-                mp[i] = mi; vp[i] = vi
-                let denom = vi.squareRoot() / biasCorrection2Root + e
-                pp[i] = pp[i] * decay - stepSize * mi / denom
-                i += 1
+            if i < end {
+                // The tail through the same formula, zero-padded lanes discarded.
+                func load(_ q: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+                    var v = SIMD8<Float>()
+                    for l in 0..<(end - i) { v[l] = q[i + l] }
+                    return v
+                }
+                let r = update(load(gp), load(mp), load(vp), load(pp))
+                for l in 0..<(end - i) { mp[i + l] = r.m[l]; vp[i + l] = r.v[l]; pp[i + l] = r.p[l] }
             }
         }
     }
